@@ -1,0 +1,1 @@
+"""Identity: users, profiles, sessions and tokens. Owns ``edtech_identity_db``."""
