@@ -1,0 +1,72 @@
+# Shared steps of scripts/up, scripts/test and scripts/migrate. Sourced, not run.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+
+say() { printf '==> %s\n' "$*"; }
+
+# Python 3.11 is the supported version (setup.cfg).
+find_python() {
+  for c in python3.11 python3; do
+    if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+      command -v "$c"; return 0
+    fi
+  done
+  echo "Python 3.11 is required" >&2; return 1
+}
+
+# Create .venv and install the package; reinstall only when setup.cfg changes.
+ensure_venv() {
+  if [ ! -x "$PY" ]; then
+    say "creating virtual environment in .venv"
+    "$(find_python)" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.installed" want
+  want="$(cat "$ROOT/setup.cfg" "$ROOT/setup.py" | sha256sum | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "installing the platform and its pinned dependencies"
+    "$PY" -m pip install --quiet --disable-pip-version-check -e "$ROOT[test]" 2>&1 \
+      | grep -v "^WARNING: Location" || true
+    "$PY" -c 'import nameko, sqlalchemy, alembic' # fail here, not later, if the install broke
+    echo "$want" > "$stamp"
+  fi
+}
+
+port_open() { "$PY" - "$1" "$2" <<'PYEOF'
+import socket, sys
+s = socket.socket(); s.settimeout(1)
+sys.exit(0 if s.connect_ex((sys.argv[1], int(sys.argv[2]))) == 0 else 1)
+PYEOF
+}
+
+wait_port() { # host port seconds name
+  local i
+  for i in $(seq 1 "$3"); do port_open "$1" "$2" && return 0; sleep 1; done
+  echo "$4 is not reachable on $1:$2" >&2; return 1
+}
+
+# Start PostgreSQL where it is installed but stopped.
+ensure_postgres() {
+  port_open 127.0.0.1 5432 && return 0
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    say "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main start || true
+  fi
+  wait_port 127.0.0.1 5432 30 PostgreSQL
+}
+
+# Start RabbitMQ where it is installed but stopped, and enable its
+# management UI (port 15672) for operators.
+ensure_rabbitmq() {
+  if ! port_open 127.0.0.1 5672 && command -v rabbitmq-server >/dev/null 2>&1; then
+    say "starting RabbitMQ"
+    rabbitmq-server -detached || true
+  fi
+  wait_port 127.0.0.1 5672 60 RabbitMQ
+  if command -v rabbitmq-plugins >/dev/null 2>&1 && ! port_open 127.0.0.1 15672; then
+    rabbitmq-plugins enable rabbitmq_management >/dev/null 2>&1 \
+      || echo "note: could not enable the RabbitMQ management plugin (UI on :15672 is optional)" >&2
+  fi
+}

@@ -1,0 +1,184 @@
+"""The transactional outbox and its relay (DESIGN.md §4).
+
+An entrypoint calls ``self.outbox.add(session, "user_created", data)`` in the
+same transaction as its change. The relay, a green thread inside the same
+service, publishes unpublished rows in order to ``<service>.events`` with
+publisher confirms, and marks each one sent only after the broker confirmed
+it. A crash or broker outage between commit and publish delays an event; it
+never loses one, and a rolled-back transaction leaves no event behind.
+"""
+import logging
+import uuid
+from datetime import datetime, timezone
+
+import eventlet
+from eventlet.event import Event
+from kombu import Connection, Exchange, Producer
+from nameko.extensions import DependencyProvider
+from sqlalchemy import select, update
+from sqlalchemy.orm import sessionmaker
+
+from services.common.config import amqp_uri
+from services.common.db import make_engine
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+def events_exchange(service):
+    """nameko's own exchange for ``service``'s events, so ``event_handler``
+    consumers and outside consumers bind to it as usual."""
+    return Exchange("{}.events".format(service), type="topic", durable=True, auto_delete=False)
+
+
+def envelope(producer, event_type, data, version=1):
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": event_type,
+        "version": version,
+        "occurred_at": datetime.now(timezone.utc).isoformat(),
+        "producer": producer,
+        "data": data,
+    }
+
+
+class OutboxWriter:
+    def __init__(self, service, model, wake):
+        self.service, self.model, self._wake = service, model, wake
+
+    def add(self, session, event_type, data, version=1):
+        """Stage an event in ``session``; it is published only if that
+        transaction commits."""
+        env = envelope(self.service, event_type, data, version)
+        session.add(self.model(event_id=uuid.UUID(env["event_id"]), event_type=event_type, envelope=env))
+        return env
+
+    def wake(self):
+        self._wake()
+
+
+class Relay:
+    """Publishes one service's outbox; safe to run in several instances at
+    once, since rows are claimed with ``FOR UPDATE SKIP LOCKED``."""
+
+    def __init__(self, service, model, uri, poll_interval=0.5):
+        self.service, self.model, self.uri = service, model, uri
+        self.poll_interval = poll_interval
+        self.exchange = events_exchange(service)
+        self.engine = make_engine(service, pool_size=2, max_overflow=0)
+        self.Session = sessionmaker(bind=self.engine)
+        self._wakeup = Event()
+        self._running = False
+        self._connection = None
+        self._publisher = None
+
+    def wake(self):
+        if not self._wakeup.ready():
+            self._wakeup.send(True)
+
+    def run(self):
+        self._running = True
+        failures = 0
+        while self._running:
+            try:
+                published = self.publish_pending()
+                failures = 0
+                if published:
+                    continue  # more may be waiting
+            except Exception as exc:
+                failures += 1
+                log.warning("outbox relay for %s: %s (retrying)", self.service, str(exc).splitlines()[0])
+                self._drop_connection()
+            self._sleep(min(self.poll_interval * (2 ** failures), 5.0) if failures else self.poll_interval)
+
+    def _sleep(self, seconds):
+        with eventlet.Timeout(seconds, False):
+            self._wakeup.wait()
+        self._wakeup = Event()
+
+    def stop(self):
+        self._running = False
+        self.wake()
+        self._drop_connection()
+        self.engine.dispose()
+
+    def _producer(self):
+        if self._connection is None:
+            self._connection = Connection(self.uri, transport_options={"confirm_publish": True},
+                                          connect_timeout=5)
+            self._connection.ensure_connection(max_retries=1)
+            channel = self._connection.default_channel
+            self.exchange(channel).declare()
+            self._publisher = Producer(channel, exchange=self.exchange, serializer="json")
+        return self._publisher
+
+    def _drop_connection(self):
+        if self._connection is not None:
+            try:
+                self._connection.release()
+            except Exception:
+                pass
+            self._connection = None
+
+    def publish_pending(self):
+        """Publish up to one batch in order; return how many were confirmed.
+        A failure stops the batch (keeping order) and is raised after the
+        rows already confirmed are marked sent."""
+        error = None
+        with self.Session() as session:
+            rows = session.execute(
+                select(self.model.id, self.model.envelope, self.model.event_type)
+                .where(self.model.published_at.is_(None))
+                .order_by(self.model.id).limit(BATCH)
+                .with_for_update(skip_locked=True)).all()
+            sent = []
+            for row in rows:
+                try:
+                    # With confirm_publish, publish() returns only once the
+                    # broker has taken the message, and raises if it did not.
+                    self._producer().publish(
+                        row.envelope, routing_key=row.event_type, delivery_mode=2, retry=False,
+                        headers={"event_id": row.envelope["event_id"]})
+                except Exception as exc:
+                    error = exc
+                    break
+                sent.append(row.id)
+            if sent:
+                session.execute(update(self.model).where(self.model.id.in_(sent))
+                                .values(published_at=datetime.now(timezone.utc)))
+            session.commit()
+        if error is not None:
+            raise error
+        return len(sent)
+
+
+class Outbox(DependencyProvider):
+    """The outbox writer for entrypoints, and the relay that drains it."""
+
+    def __init__(self, model, poll_interval=0.5):
+        self.model = model
+        self.poll_interval = poll_interval
+        self.relay = None
+
+    def setup(self):
+        service = self.container.service_name
+        self.relay = Relay(service, self.model, self.container.config.get("AMQP_URI") or amqp_uri(),
+                           poll_interval=float(self.container.config.get("OUTBOX_POLL_INTERVAL",
+                                                                          self.poll_interval)))
+
+    def start(self):
+        self.container.spawn_managed_thread(self.relay.run)
+
+    def stop(self):
+        self.relay.stop()
+
+    kill = stop
+
+    def get_dependency(self, worker_ctx):
+        return OutboxWriter(self.container.service_name, self.model, self.relay.wake)
+
+    def worker_teardown(self, worker_ctx):
+        # The worker's transaction has committed (or not) by now: look at once
+        # instead of waiting for the next poll.
+        self.relay.wake()

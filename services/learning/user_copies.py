@@ -1,0 +1,112 @@
+"""Learning's copy of each user's email and name, kept in step with identity.
+
+Every identity user event carries a full snapshot and the user's version, so
+applying one is an upsert guarded by ``source_version``: events may arrive
+twice or out of order, and the newest version still wins.
+"""
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from sqlalchemy import func, literal_column, select
+from sqlalchemy.dialects.postgresql import insert
+
+from services.common.inbox import DeadLetter
+from services.learning.models import Student, Tutor
+
+COPIED_ROLES = {"student": Student, "tutor": Tutor}
+
+
+class UserSnapshot(Schema):
+    """``data`` of user_created / user_updated / user_deactivated, version 1."""
+    class Meta:
+        unknown = EXCLUDE
+
+    user_id = fields.UUID(required=True)
+    email = fields.Email(required=True)
+    first_name = fields.String(required=True, validate=validate.Length(max=100))
+    last_name = fields.String(required=True, validate=validate.Length(max=100))
+    role = fields.String(required=True, validate=validate.OneOf(["student", "tutor", "admin"]))
+    status = fields.String(required=True, validate=validate.OneOf(["active", "suspended", "deactivated"]))
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+def snapshot_from_event(envelope):
+    if envelope["version"] != 1:
+        raise DeadLetter("unsupported event version {}".format(envelope["version"]))
+    try:
+        return UserSnapshot().load(envelope["data"])
+    except ValidationError as exc:
+        raise DeadLetter("invalid user snapshot: {}".format(exc.messages))
+
+
+def upsert_copy(session, snap, only_if_older_than=None):
+    """Insert or update the copy unless it already holds a newer version.
+    Returns 'created', 'updated' or 'unchanged'."""
+    model = COPIED_ROLES.get(snap["role"])
+    if model is None:
+        return "unchanged"  # admins have no learning profile
+    values = {"user_id": snap["user_id"], "email": snap["email"],
+              "name": "{} {}".format(snap["first_name"], snap["last_name"]).strip(),
+              "user_status": snap["status"], "source_version": snap["version"]}
+    guard = model.source_version < snap["version"] if only_if_older_than is None \
+        else model.source_version <= only_if_older_than
+    stmt = insert(model).values(**values).on_conflict_do_update(
+        index_elements=[model.user_id],
+        set_={**{k: v for k, v in values.items() if k != "user_id"}, "updated_at": func.now()},
+        where=guard,
+    ).returning(model.id, literal_column("xmax = 0").label("inserted"))  # xmax 0: a fresh insert
+    row = session.execute(stmt).first()
+    if row is None:
+        return "unchanged"
+    return "created" if row.inserted else "updated"
+
+
+def apply_user_event(session, envelope):
+    """Inbox handler for identity's user_created, user_updated and user_deactivated."""
+    upsert_copy(session, snapshot_from_event(envelope))
+
+
+HANDLERS = {
+    "identity.user_created": apply_user_event,
+    "identity.user_updated": apply_user_event,
+    "identity.user_deactivated": apply_user_event,
+}
+
+
+def _copy_matches(session, snap):
+    model = COPIED_ROLES[snap["role"]]
+    row = session.execute(select(model).where(model.user_id == snap["user_id"])).scalar()
+    name = "{} {}".format(snap["first_name"], snap["last_name"]).strip()
+    return row is not None and (row.email, row.name, row.user_status, row.source_version) == \
+        (snap["email"], name, snap["status"], snap["version"])
+
+
+def resync(session, list_users_page, page_size=500):
+    """Repair every copy from identity's current data, page by page.
+
+    ``list_users_page(cursor, limit)`` is identity's ``list_users``. A copy
+    that differs is overwritten even at the same version (that is what a bug
+    leaves behind), but never with data older than it already holds, so an
+    event applied meanwhile is not undone. Copies of users identity does not
+    know are reported, not deleted.
+    """
+    report = {"created": 0, "updated": 0, "unchanged": 0, "checked": 0, "orphaned": []}
+    seen, cursor = set(), None
+    while True:
+        page = list_users_page(cursor, page_size)
+        for user in page["items"]:
+            snap = UserSnapshot().load(dict(user, user_id=user["id"]))
+            seen.add(snap["user_id"])
+            report["checked"] += 1
+            if snap["role"] not in COPIED_ROLES or _copy_matches(session, snap):
+                report["unchanged"] += 1
+                continue
+            outcome = upsert_copy(session, snap, only_if_older_than=snap["version"])
+            report[outcome] += 1
+        session.commit()
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    for model in COPIED_ROLES.values():
+        for (user_id,) in session.execute(select(model.user_id)):
+            if user_id not in seen:
+                report["orphaned"].append(str(user_id))
+    return report

@@ -1,0 +1,64 @@
+"""Small helpers shared by the integration tests."""
+import time
+import uuid
+from datetime import datetime, timezone
+
+from kombu import Connection, Exchange, Producer
+from sqlalchemy import create_engine, pool, text
+
+
+def wait_for(predicate, timeout=30, interval=0.1, message="condition"):
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.time() > deadline:
+            raise AssertionError("timed out after {}s waiting for {}".format(timeout, message))
+        time.sleep(interval)
+
+
+class Db:
+    """A plain connection to one service's database, for looking (and, in
+    fault tests, breaking things) from outside the service."""
+
+    def __init__(self, url):
+        self.engine = create_engine(url, poolclass=pool.NullPool)
+
+    def scalar(self, sql, **params):
+        with self.engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar()
+
+    def all(self, sql, **params):
+        with self.engine.connect() as conn:
+            return conn.execute(text(sql), params).all()
+
+    def execute(self, sql, **params):
+        with self.engine.begin() as conn:
+            conn.execute(text(sql), params)
+
+
+def user_snapshot(user_id=None, version=1, role="student", **changes):
+    data = {"user_id": str(user_id or uuid.uuid4()), "email": "snap-{}@example.com".format(uuid.uuid4().hex[:8]),
+            "first_name": "Snap", "last_name": "Shot", "role": role, "status": "active", "version": version}
+    data.update(changes)
+    return data
+
+
+def make_envelope(event_type, data, version=1, producer="identity"):
+    return {"event_id": str(uuid.uuid4()), "event_type": event_type, "version": version,
+            "occurred_at": datetime.now(timezone.utc).isoformat(), "producer": producer, "data": data}
+
+
+def publish(amqp_uri, source, envelope, routing_key=None):
+    """Publish as an outside producer would, with confirms."""
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        exchange = Exchange("{}.events".format(source), type="topic", durable=True)
+        Producer(conn.default_channel, exchange=exchange, serializer="json").publish(
+            envelope, routing_key=routing_key or envelope["event_type"], delivery_mode=2, declare=[exchange])
+
+
+def new_user(n=None, role="student"):
+    tag = uuid.uuid4().hex[:10]
+    return {"email": "user-{}{}@example.com".format(tag, n or ""), "password": "correct horse battery",
+            "first_name": "Ada", "last_name": "Lovelace-{}".format(tag), "role": role}
