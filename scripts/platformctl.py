@@ -49,7 +49,7 @@ class Platform:
             return self.pid(name)
         cmd = [sys.executable, "-m", "services.common.nameko_cli", "run",
                "--config", os.path.join(ROOT, "config", check_service(service) + ".yaml"),
-               "services.{}.service".format(service)]
+               "services.{0}.service:{1}Service".format(service, service.capitalize())]
         env = dict(self.env, **(extra_env or {}))
         with open(self.log_path(name), "ab") as log:
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -94,7 +94,7 @@ def _alive(pid):
 def wait_healthy(services, uri=None, timeout=60):
     """Call ``health`` on each service until all answer ok; returns the reports."""
     from nameko.standalone.rpc import ClusterRpcProxy
-    from nameko.exceptions import RpcTimeout
+    from nameko.exceptions import RpcTimeout, UnknownService
     reports, deadline = {}, time.time() + timeout
     with ClusterRpcProxy({"AMQP_URI": uri or amqp_uri()}, timeout=3) as rpc:
         for service in services:
@@ -103,7 +103,7 @@ def wait_healthy(services, uri=None, timeout=60):
                     reports[service] = getattr(rpc, service).health()
                     if reports[service]["status"] == "ok":
                         break
-                except RpcTimeout:
+                except (RpcTimeout, UnknownService):  # not up yet
                     pass
                 if time.time() > deadline:
                     raise RuntimeError("{} did not report healthy within {}s: {}".format(

@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.eventstore import FailedEventMixin, InboxMixin, OutboxMixin
+from services.common.modeling import pg_enum
 
 
 class Base(DeclarativeBase):
@@ -32,10 +33,6 @@ class TokenType(str, enum.Enum):
     password_reset = "password_reset"
 
 
-def _enum(cls, name):
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
-
-
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
@@ -49,8 +46,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     first_name: Mapped[str] = mapped_column(String(100), nullable=False)
     last_name: Mapped[str] = mapped_column(String(100), nullable=False)
-    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"), nullable=False)
-    status: Mapped[UserStatus] = mapped_column(_enum(UserStatus, "user_status"), nullable=False,
+    role: Mapped[Role] = mapped_column(pg_enum(Role, "user_role"), nullable=False)
+    status: Mapped[UserStatus] = mapped_column(pg_enum(UserStatus, "user_status"), nullable=False,
                                                default=UserStatus.active, server_default="active")
     email_verified_at = mapped_column(DateTime(timezone=True), nullable=True)
     # Per-user sequence carried by every user event, so consumers drop stale updates.
@@ -96,7 +93,7 @@ class AuthToken(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"),
                                                nullable=False)
     token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
-    type: Mapped[TokenType] = mapped_column(_enum(TokenType, "auth_token_type"), nullable=False)
+    type: Mapped[TokenType] = mapped_column(pg_enum(TokenType, "auth_token_type"), nullable=False)
     session_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("user_sessions.session_id", ondelete="CASCADE"), nullable=True)
     created_at = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import ExcludeConstraint, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.eventstore import FailedEventMixin, InboxMixin, OutboxMixin
+from services.common.modeling import currency_check, pg_enum, uuid_pk
 
 
 class Base(DeclarativeBase):
@@ -36,18 +37,6 @@ class MatchingRequestStatus(str, enum.Enum):
     closed = "closed"
 
 
-def _enum(cls, name):
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
-
-
-def _uuid_pk():
-    return mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
-
-
-def _currency_check(table):
-    return CheckConstraint("currency ~ '^[A-Z]{3}$'", name="ck_{}_currency".format(table))
-
-
 class UserCopyMixin:
     """The fields learning copies from identity, and the copy's version."""
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, unique=True)
@@ -64,14 +53,14 @@ class UserCopyMixin:
 class Tutor(UserCopyMixin, Base):
     __tablename__ = "tutors"
     __table_args__ = (
-        _currency_check("tutors"),
+        currency_check("tutors"),
         CheckConstraint("hourly_rate IS NULL OR hourly_rate BETWEEN 0 AND 100000000",
                         name="ck_tutors_hourly_rate"),
         Index("ix_tutors_subjects", "subjects", postgresql_using="gin"),
         Index("ix_tutors_languages", "languages", postgresql_using="gin"),
     )
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     hourly_rate: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # cents
     currency: Mapped[str] = mapped_column(String(3), nullable=False, default="USD", server_default="USD")
     subjects: Mapped[list] = mapped_column(ARRAY(String(100)), nullable=False, default=list,
@@ -87,7 +76,7 @@ class Tutor(UserCopyMixin, Base):
 class Student(UserCopyMixin, Base):
     __tablename__ = "students"
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     learning_goals: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
     preferred_languages: Mapped[list] = mapped_column(ARRAY(String(35)), nullable=False, default=list,
                                                       server_default=text("'{}'"))
@@ -104,7 +93,7 @@ class TutorAvailability(Base):
         Index("ix_tutor_availability_tutor_day", "tutor_id", "day_of_week"),
     )
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     tutor_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("tutors.id", ondelete="CASCADE"),
                                                 nullable=False)
     day_of_week: Mapped[int] = mapped_column(SmallInteger, nullable=False)  # 0 = Monday, ISO order
@@ -115,20 +104,20 @@ class TutorAvailability(Base):
 class Course(Base):
     __tablename__ = "courses"
     __table_args__ = (
-        _currency_check("courses"),
+        currency_check("courses"),
         CheckConstraint("price BETWEEN 0 AND 100000000", name="ck_courses_price"),
         CheckConstraint("duration BETWEEN 15 AND 480", name="ck_courses_duration"),
         Index("ix_courses_tutor_id", "tutor_id"),
     )
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     tutor_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("tutors.id"), nullable=False)
     title: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
     price: Mapped[int] = mapped_column(BigInteger, nullable=False)  # cents per lesson
     currency: Mapped[str] = mapped_column(String(3), nullable=False, default="USD", server_default="USD")
     duration: Mapped[int] = mapped_column(Integer, nullable=False)  # minutes
-    status: Mapped[CourseStatus] = mapped_column(_enum(CourseStatus, "course_status"), nullable=False,
+    status: Mapped[CourseStatus] = mapped_column(pg_enum(CourseStatus, "course_status"), nullable=False,
                                                  default=CourseStatus.active, server_default="active")
     created_at = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     updated_at = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now(),
@@ -152,13 +141,13 @@ class Lesson(Base):
         Index("ix_lessons_tutor_id", "tutor_id", "scheduled_at"),
     )
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     course_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("courses.id"), nullable=False)
     tutor_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("tutors.id"), nullable=False)
     student_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("students.id"), nullable=False)
     scheduled_at = mapped_column(DateTime(timezone=True), nullable=False)
     ends_at = mapped_column(DateTime(timezone=True), nullable=False)
-    status: Mapped[LessonStatus] = mapped_column(_enum(LessonStatus, "lesson_status"), nullable=False,
+    status: Mapped[LessonStatus] = mapped_column(pg_enum(LessonStatus, "lesson_status"), nullable=False,
                                                  default=LessonStatus.requested, server_default="requested")
     meeting_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     cancelled_by_user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
@@ -171,19 +160,19 @@ class Lesson(Base):
 class MatchingRequest(Base):
     __tablename__ = "matching_requests"
     __table_args__ = (
-        _currency_check("matching_requests"),
+        currency_check("matching_requests"),
         CheckConstraint("budget BETWEEN 0 AND 100000000", name="ck_matching_requests_budget"),
         Index("ix_matching_requests_student_id", "student_id", "status"),
     )
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk()
     student_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("students.id"), nullable=False)
     subject: Mapped[str] = mapped_column(String(100), nullable=False)
     budget: Mapped[int] = mapped_column(BigInteger, nullable=False)  # cents per hour
     currency: Mapped[str] = mapped_column(String(3), nullable=False, default="USD", server_default="USD")
     requirements: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
     status: Mapped[MatchingRequestStatus] = mapped_column(
-        _enum(MatchingRequestStatus, "matching_request_status"), nullable=False,
+        pg_enum(MatchingRequestStatus, "matching_request_status"), nullable=False,
         default=MatchingRequestStatus.open, server_default="open")
     created_at = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     closed_at = mapped_column(DateTime(timezone=True), nullable=True)

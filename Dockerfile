@@ -1,0 +1,6 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY setup.cfg setup.py README.md ./
+COPY services ./services
+COPY config ./config
+RUN pip install --no-cache-dir .

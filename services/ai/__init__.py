@@ -1,0 +1,1 @@
+"""AI: content, interactions, recommendations and learning paths. Owns ``edtech_ai_db``."""

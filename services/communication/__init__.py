@@ -1,0 +1,1 @@
+"""Communication: conversations, messages, notifications and video sessions. Owns ``edtech_communication_db``."""

@@ -1,0 +1,1 @@
+"""Payment: payments, transactions, payouts, invoices, refunds and Stripe accounts. Owns ``edtech_payment_db``."""

@@ -1,0 +1,6 @@
+from alembic import context
+
+from services.common.migrations import run_migrations
+from services.payment.models import Base
+
+run_migrations(context, Base.metadata)
