@@ -70,3 +70,13 @@ ensure_rabbitmq() {
       || echo "note: could not enable the RabbitMQ management plugin (UI on :15672 is optional)" >&2
   fi
 }
+
+# Secrets for this machine's platform, made once and kept in .run/ (git-ignored).
+load_secrets() {
+  local file="$ROOT/.run/secrets.env"
+  if [ ! -f "$file" ]; then
+    mkdir -p "$ROOT/.run"
+    ( umask 077; echo "AUTH_JWT_SECRET=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')" > "$file" )
+  fi
+  set -a; source "$file"; set +a
+}

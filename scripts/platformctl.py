@@ -58,18 +58,21 @@ class Platform:
             f.write(str(proc.pid))
         return proc.pid
 
-    def stop(self, name, timeout=15):
-        """SIGTERM (nameko finishes running workers), then SIGKILL."""
-        pid = self.pid(name)
-        if pid:
+    def stop(self, *names, timeout=15):
+        """SIGTERM (nameko lets running workers finish), then SIGKILL for
+        any still running after ``timeout``. Several stop in parallel."""
+        pids = [p for p in (self.pid(n) for n in names) if p]
+        for pid in pids:
             os.kill(pid, signal.SIGTERM)
-            deadline = time.time() + timeout
-            while time.time() < deadline and _alive(pid):
-                time.sleep(0.1)
+        deadline = time.time() + timeout
+        while time.time() < deadline and any(_alive(p) for p in pids):
+            time.sleep(0.1)
+        for pid in pids:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
-        if os.path.exists(self._pidfile(name)):
-            os.remove(self._pidfile(name))
+        for name in names:
+            if os.path.exists(self._pidfile(name)):
+                os.remove(self._pidfile(name))
 
     def running(self):
         names = [f[:-4] for f in os.listdir(self.run_dir) if f.endswith(".pid")]
@@ -126,8 +129,9 @@ def main(argv):
                 s, reports[s]["status"], reports[s]["broker"], reports[s]["database"],
                 st.host, st.port, st.name, os.path.relpath(platform.log_path(s), ROOT)))
     elif cmd == "stop":
-        for name in (argv[1:] or platform.running()):
-            platform.stop(name)
+        names = argv[1:] or platform.running()
+        platform.stop(*names)
+        for name in names:
             print("  stopped {}".format(name))
     elif cmd == "status":
         running = platform.running()

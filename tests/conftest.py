@@ -83,8 +83,7 @@ def platform(amqp_uri, tmp_path_factory):
         wait_healthy(SERVICES, uri=amqp_uri, timeout=90)
         yield run
     finally:
-        for name in run.running():
-            run.stop(name)
+        run.stop(*run.running())
         _keep_logs(run)
 
 
