@@ -1,4 +1,6 @@
 """marshmallow at every RPC entrypoint: payload in, typed ``BadInput`` out."""
+import uuid
+
 from marshmallow import ValidationError
 
 from services.common.errors import BadInput
@@ -29,3 +31,19 @@ def _flatten(messages):
     if isinstance(messages, list):
         return [_flatten(m) for m in messages]
     return str(messages)
+
+
+def parse_uuid(value, field):
+    """An id argument, or ``BadInput`` naming the field."""
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        raise BadInput("invalid id", {field: ["Not a valid UUID."]})
+
+
+def parse_uuid_list(values, field, limit=500):
+    if not isinstance(values, (list, tuple)):
+        raise BadInput("invalid ids", {field: ["Expected a list of UUIDs."]})
+    if len(values) > limit:
+        raise BadInput("too many ids", {field: ["At most {} ids per call.".format(limit)]})
+    return [parse_uuid(v, field) for v in values]

@@ -4,10 +4,13 @@ Every identity user event carries a full snapshot and the user's version, so
 applying one is an upsert guarded by ``source_version``: events may arrive
 twice or out of order, and the newest version still wins.
 """
+import uuid
+
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 
+from services.common.errors import NotFound
 from services.common.inbox import DeadLetter
 from services.learning.models import Student, Tutor
 
@@ -110,3 +113,20 @@ def resync(session, list_users_page, page_size=500):
             if user_id not in seen:
                 report["orphaned"].append(str(user_id))
     return report
+
+
+def tutor_by_user(session, user_id, lock=False):
+    query = select(Tutor).where(Tutor.user_id == uuid.UUID(str(user_id)))
+    tutor = session.execute(query.with_for_update() if lock else query).scalar()
+    if tutor is None:
+        # The copy is made from identity's user_created event; right after
+        # registration it may take a moment to arrive.
+        raise NotFound("no tutor profile for this user yet", {"user_id": ["Unknown tutor."]})
+    return tutor
+
+
+def student_by_user(session, user_id):
+    student = session.execute(select(Student).where(Student.user_id == uuid.UUID(str(user_id)))).scalar()
+    if student is None:
+        raise NotFound("no student profile for this user yet", {"user_id": ["Unknown student."]})
+    return student
