@@ -8,6 +8,7 @@ import eventlet
 eventlet.monkey_patch()  # before psycopg2, kombu and nameko are imported (DESIGN.md §3)
 
 import os  # noqa: E402
+import secrets  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -36,7 +37,7 @@ def _configure_test_environment():
         os.environ[prefix + "USER"] = "edtech_{}_t{}".format(service, RUN_ID)
         os.environ[prefix + "PASSWORD"] = "pw_{}_{}".format(service, RUN_ID)
     os.environ["AMQP_URI"] = "pyamqp://guest:guest@127.0.0.1:5672/" + VHOST
-    os.environ.setdefault("AUTH_JWT_SECRET", "test-secret-" + RUN_ID)
+    os.environ.setdefault("AUTH_JWT_SECRET", secrets.token_urlsafe(32))
     # Tests read verification and reset tokens from responses: there is no mail sender.
     os.environ["IDENTITY_EXPOSE_TOKENS"] = "1"
     # Fast retries, so the dead-letter tests take seconds, not minutes.

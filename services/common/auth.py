@@ -24,8 +24,8 @@ SERVICE_TOKEN_TTL = 300
 def jwt_secret(environ=None):
     env = os.environ if environ is None else environ
     secret = env.get("AUTH_JWT_SECRET", "")
-    if len(secret) < 16:
-        raise RuntimeError("AUTH_JWT_SECRET must be set to at least 16 characters "
+    if len(secret) < 32:  # RFC 7518 §3.2: an HS256 key of at least 256 bits
+        raise RuntimeError("AUTH_JWT_SECRET must be set to at least 32 characters "
                            "(scripts/up writes one to .run/secrets.env)")
     return secret
 

@@ -1,0 +1,319 @@
+"""Learning's marketplace through its RPC API, against real PostgreSQL and RabbitMQ."""
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from kombu import Connection, Exchange, Queue
+
+from services.common.errors import BadInput, Conflict, Forbidden, NotFound, Unauthenticated
+from tests.integration.helpers import Db, new_user, wait_for
+from tests.integration.learning_fixtures import (ALL_WEEK, midday_zone, people, soon,  # noqa: F401
+                                                 tutor_with_course)
+
+
+@pytest.fixture(scope="module")
+def learning_db(databases):
+    return Db(databases["learning"].url)
+
+
+class EventTap:
+    """A test consumer bound to learning.events, as any outside consumer would be."""
+
+    def __init__(self, amqp_uri):
+        self.conn = Connection(amqp_uri)
+        exchange = Exchange("learning.events", type="topic", durable=True)
+        self.queue = Queue("test.learning-tap-" + uuid.uuid4().hex[:8], exchange, routing_key="#",
+                           auto_delete=True)
+        self.events = []
+        self.consumer = self.conn.Consumer(self.queue, callbacks=[self._got], accept=["json"])
+        self.consumer.consume()
+
+    def _got(self, body, message):
+        self.events.append(body)
+        message.ack()
+
+    def wait_for(self, event_type, **match):
+        def seen():
+            try:
+                self.conn.drain_events(timeout=0.2)
+            except Exception:
+                pass
+            return [e for e in self.events if e["event_type"] == event_type
+                    and all(e["data"].get(k) == v for k, v in match.items())]
+        return wait_for(seen, timeout=20, interval=0, message=event_type)[0]
+
+    def close(self):
+        self.consumer.cancel()
+        self.conn.release()
+
+
+@pytest.fixture
+def tap(platform, amqp_uri):
+    t = EventTap(amqp_uri)
+    yield t
+    t.close()
+
+
+def test_full_path_through_the_rpc_api(platform, rpc, tap, learning_db):
+    # 1. a tutor and a student register with identity and log in
+    tutor_in, student_in = new_user(role="tutor"), new_user(role="student")
+    tutor_user, student_user = rpc.identity.register(tutor_in), rpc.identity.register(student_in)
+    tutor_token = rpc.identity.login({"email": tutor_in["email"], "password": tutor_in["password"]})["access_token"]
+    student_token = rpc.identity.login({"email": student_in["email"],
+                                        "password": student_in["password"]})["access_token"]
+    wait_for(lambda: learning_db.scalar("SELECT count(*) FROM tutors WHERE user_id = :u", u=tutor_user["id"]),
+             message="tutor copy")
+    wait_for(lambda: learning_db.scalar("SELECT count(*) FROM students WHERE user_id = :u", u=student_user["id"]),
+             message="student copy")
+
+    # 2. the tutor sets rate, subjects and availability, and creates a course
+    subject = "topology-" + uuid.uuid4().hex[:6]
+    profile = rpc.learning.set_tutor_profile(tutor_token, {
+        "hourly_rate": 5500, "currency": "EUR", "subjects": [subject], "languages": ["en", "de"],
+        "bio": "Knots and surfaces.", "timezone": midday_zone()})
+    assert profile["name"] == "Ada " + tutor_in["last_name"]
+    tap.wait_for("tutor_profile_updated", user_id=tutor_user["id"])
+    assert len(rpc.learning.set_availability(tutor_token, ALL_WEEK)["slots"]) == 7
+    course = rpc.learning.create_course(tutor_token, {"title": "Topology I", "description": "Open sets.",
+                                                      "price": 6000, "currency": "EUR", "duration": 45})
+    tap.wait_for("course_created", id=course["id"])
+
+    # 3. the student searches, finds the tutor, and books
+    found = rpc.learning.search_tutors({"subject": subject, "language": "de", "max_rate": 6000})
+    assert [t["user_id"] for t in found["items"]] == [tutor_user["id"]]
+    assert rpc.learning.courses_for_tutors([tutor_user["id"]])[tutor_user["id"]][0]["id"] == course["id"]
+    lesson = rpc.learning.book_lesson(student_token, {"course_id": course["id"], "scheduled_at": soon(2).isoformat()})
+    assert lesson["status"] == "requested" and lesson["student_user_id"] == student_user["id"]
+    booked = tap.wait_for("lesson_booked", id=lesson["id"])
+    assert booked["data"]["price"] == 6000 and booked["data"]["currency"] == "EUR"
+
+    # 4. the tutor confirms, then completes once the lesson has started
+    assert rpc.learning.confirm_lesson(tutor_token, lesson["id"])["status"] == "confirmed"
+    tap.wait_for("lesson_confirmed", id=lesson["id"])
+    time.sleep(max(0.0, (datetime.fromisoformat(lesson["scheduled_at"]) - datetime.now(timezone.utc))
+                   .total_seconds() + 0.2))
+    assert rpc.learning.complete_lesson(tutor_token, lesson["id"])["status"] == "completed"
+    tap.wait_for("lesson_completed", id=lesson["id"])
+
+    enrolled = rpc.learning.enrolled_courses([student_user["id"]])
+    assert [c["id"] for c in enrolled[student_user["id"]]] == [course["id"]]
+    mine = rpc.learning.lessons_for_users(student_token, [student_user["id"]], "student")
+    assert [(lsn["id"], lsn["status"]) for lsn in mine[student_user["id"]]] == [(lesson["id"], "completed")]
+
+    # and a matching request
+    req = rpc.learning.create_matching_request(student_token, {"subject": subject, "budget": 5000,
+                                                               "requirements": "Evenings."})
+    tap.wait_for("matching_request_created", id=req["id"])
+
+
+def test_twenty_parallel_bookings_of_one_slot_one_wins(platform, rpc, people, learning_db):
+    tutor, course = tutor_with_course(rpc, people)
+    students = people.make("student", 20)
+    at = soon(3600).isoformat()
+    calls = [rpc.learning.book_lesson.call_async(s.token, {"course_id": course["id"], "scheduled_at": at})
+             for s in students]
+    won, conflicts = [], []
+    for call in calls:
+        try:
+            won.append(call.result())
+        except Conflict as exc:
+            conflicts.append(exc)
+    assert len(won) == 1 and len(conflicts) == 19
+    assert all(c.details == {"scheduled_at": ["Already booked."]} for c in conflicts)
+    assert learning_db.scalar("SELECT count(*) FROM lessons WHERE course_id = :c", c=course["id"]) == 1
+
+    # an overlapping (not identical) time is refused too; a cancelled lesson frees its slot
+    later = (datetime.fromisoformat(at) + timedelta(minutes=30)).isoformat()
+    with pytest.raises(Conflict):
+        rpc.learning.book_lesson(students[1].token, {"course_id": course["id"], "scheduled_at": later})
+    rpc.learning.cancel_lesson(students[0].token if won[0]["student_user_id"] == students[0].user_id
+                               else next(s.token for s in students if s.user_id == won[0]["student_user_id"]),
+                               won[0]["id"], {"reason": "ill"})
+    assert rpc.learning.book_lesson(students[1].token, {"course_id": course["id"], "scheduled_at": at})
+
+
+def lessons_count(db):
+    return db.scalar("SELECT count(*) FROM lessons")
+
+
+def test_booking_bad_input_writes_nothing(platform, rpc, people, learning_db):
+    tutor, course = tutor_with_course(rpc, people)
+    student = people.make("student")
+    before = lessons_count(learning_db)
+    book = rpc.learning.book_lesson
+    past = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
+    # 02:00 in the tutor's own zone, a week ahead: outside the 06:00-22:00 slots
+    zone = ZoneInfo(rpc.learning.get_availability(tutor.user_id)["timezone"])
+    night = (datetime.now(zone) + timedelta(days=7)).replace(hour=2, minute=0, second=0, microsecond=0).isoformat()
+    cases = [
+        ({"course_id": course["id"], "scheduled_at": past}, BadInput, "scheduled_at"),
+        ({"course_id": course["id"], "scheduled_at": night}, BadInput, "scheduled_at"),
+        ({"course_id": course["id"], "scheduled_at": "2030-01-01T12:00:00"}, BadInput, "scheduled_at"),
+        ({"course_id": course["id"], "scheduled_at": "tomorrow"}, BadInput, "scheduled_at"),
+        ({"course_id": str(uuid.uuid4()), "scheduled_at": soon(3600).isoformat()}, NotFound, "course_id"),
+        ({"course_id": "not-a-uuid", "scheduled_at": soon(3600).isoformat()}, BadInput, "course_id"),
+        ({"scheduled_at": soon(3600).isoformat()}, BadInput, "course_id"),
+        ({"course_id": course["id"], "scheduled_at": soon(3600).isoformat(), "price": 1}, BadInput, "price"),
+    ]
+    for payload, error, field in cases:
+        with pytest.raises(error) as caught:
+            book(student.token, payload)
+        assert field in caught.value.details, (payload, caught.value.details)
+    # a tutor cannot book as a student; no token is no booking
+    with pytest.raises(Forbidden):
+        book(tutor.token, {"course_id": course["id"], "scheduled_at": soon(3600).isoformat()})
+    with pytest.raises(Unauthenticated):
+        book("forged.token.value", {"course_id": course["id"], "scheduled_at": soon(3600).isoformat()})
+    assert lessons_count(learning_db) == before
+
+
+def test_course_rules(platform, rpc, people, learning_db):
+    tutor, course = tutor_with_course(rpc, people)
+    other_tutor = people.make("tutor")
+    courses_before = learning_db.scalar("SELECT count(*) FROM courses")
+    for payload, field in [({"title": "x", "price": -1, "duration": 60}, "price"),
+                           ({"title": "x", "price": 10 ** 9, "duration": 60}, "price"),
+                           ({"title": "x", "price": 1.5, "duration": 60}, "price"),
+                           ({"title": "x", "price": 100, "duration": 5}, "duration"),
+                           ({"title": "", "price": 100, "duration": 60}, "title"),
+                           ({"title": "x" * 201, "price": 100, "duration": 60}, "title"),
+                           ({"title": "x", "price": 100, "duration": 60, "currency": "euro"}, "currency")]:
+        with pytest.raises(BadInput) as caught:
+            rpc.learning.create_course(tutor.token, payload)
+        assert field in caught.value.details
+    assert learning_db.scalar("SELECT count(*) FROM courses") == courses_before
+    with pytest.raises(Forbidden):
+        rpc.learning.update_course(other_tutor.token, course["id"], {"price": 1})
+    with pytest.raises(BadInput):
+        rpc.learning.update_course(tutor.token, course["id"], {})
+    assert rpc.learning.update_course(tutor.token, course["id"], {"price": 5000})["price"] == 5000
+    assert rpc.learning.archive_course(tutor.token, course["id"])["status"] == "archived"
+    student = people.make("student")
+    with pytest.raises(Conflict):
+        rpc.learning.book_lesson(student.token, {"course_id": course["id"], "scheduled_at": soon(3600).isoformat()})
+
+
+def test_status_rules(platform, rpc, people):
+    tutor, course = tutor_with_course(rpc, people)
+    other_tutor, _ = tutor_with_course(rpc, people)
+    student, stranger = people.make("student"), people.make("student")
+    lesson = rpc.learning.book_lesson(student.token, {"course_id": course["id"], "scheduled_at": soon(2).isoformat()})
+    with pytest.raises(Forbidden):
+        rpc.learning.confirm_lesson(other_tutor.token, lesson["id"])
+    with pytest.raises(Forbidden):
+        rpc.learning.confirm_lesson(student.token, lesson["id"])
+    with pytest.raises(Forbidden):
+        rpc.learning.cancel_lesson(stranger.token, lesson["id"])
+    with pytest.raises(Conflict):
+        rpc.learning.complete_lesson(tutor.token, lesson["id"])  # requested, not confirmed
+    rpc.learning.confirm_lesson(tutor.token, lesson["id"])
+    with pytest.raises(Conflict):
+        rpc.learning.confirm_lesson(tutor.token, lesson["id"])
+    with pytest.raises(Conflict):
+        rpc.learning.complete_lesson(tutor.token, lesson["id"])  # not started yet
+    time.sleep(2.5)
+    with pytest.raises(Conflict):
+        rpc.learning.cancel_lesson(student.token, lesson["id"])  # already started
+    rpc.learning.complete_lesson(tutor.token, lesson["id"])
+    with pytest.raises(Conflict) as caught:
+        rpc.learning.confirm_lesson(tutor.token, lesson["id"])
+    assert "completed" in caught.value.message
+    with pytest.raises(NotFound):
+        rpc.learning.confirm_lesson(tutor.token, str(uuid.uuid4()))
+    with pytest.raises(Forbidden):
+        rpc.learning.lessons_for_users(stranger.token, [student.user_id], "student")
+
+
+def test_availability_rules(platform, rpc, people, learning_db):
+    tutor = people.make("tutor")
+    rpc.learning.set_availability(tutor.token, {"slots": [{"day_of_week": 0, "start_time": "09:00",
+                                                           "end_time": "12:00"}]})
+    for slots, field in [([{"day_of_week": 1, "start_time": "10:00", "end_time": "09:00"}], "end_time"),
+                         ([{"day_of_week": 1, "start_time": "09:00", "end_time": "11:00"},
+                           {"day_of_week": 1, "start_time": "10:30", "end_time": "12:00"}], "1"),
+                         ([{"day_of_week": 7, "start_time": "09:00", "end_time": "11:00"}], "day_of_week"),
+                         ([{"day_of_week": 1, "start_time": "9am", "end_time": "11:00"}], "start_time")]:
+        with pytest.raises(BadInput) as caught:
+            rpc.learning.set_availability(tutor.token, {"slots": slots})
+        assert field in str(caught.value.details)
+    # nothing was replaced by the refused calls
+    assert rpc.learning.get_availability(tutor.user_id)["slots"] == [
+        {"day_of_week": 0, "start_time": "09:00", "end_time": "12:00"}]
+    with pytest.raises(BadInput) as caught:
+        rpc.learning.set_tutor_profile(tutor.token, {"hourly_rate": 4000, "subjects": ["x"], "languages": ["en"],
+                                                     "timezone": "Mars/Olympus"})
+    assert "timezone" in caught.value.details
+
+
+def test_availability_is_read_in_the_tutors_zone(platform, rpc, people):
+    """09:00-10:00 on Mondays in New York is 14:00 UTC in winter, 13:00 in summer."""
+    tutor = people.make("tutor")
+    rpc.learning.set_tutor_profile(tutor.token, {"hourly_rate": 3000, "subjects": ["tz"], "languages": ["en"],
+                                                 "timezone": "America/New_York"})
+    rpc.learning.set_availability(tutor.token, {"slots": [{"day_of_week": 0, "start_time": "09:00",
+                                                           "end_time": "10:00"}]})
+    course = rpc.learning.create_course(tutor.token, {"title": "TZ", "price": 100, "duration": 60})
+    student = people.make("student")
+    with pytest.raises(BadInput):  # 09:00 UTC is 04:00 in New York
+        rpc.learning.book_lesson(student.token, {"course_id": course["id"], "scheduled_at": "2031-01-06T09:00:00Z"})
+    assert rpc.learning.book_lesson(student.token, {"course_id": course["id"],
+                                                    "scheduled_at": "2031-01-06T14:00:00Z"})
+    assert rpc.learning.book_lesson(student.token, {"course_id": course["id"],
+                                                    "scheduled_at": "2031-07-07T13:00:00Z"})
+
+
+def test_search_pages_through_500_tutors_without_gaps_or_repeats(platform, rpc, people):
+    subject = "paging-" + uuid.uuid4().hex[:6]
+    tutors = people.make("tutor", 500)
+    calls = [rpc.learning.set_tutor_profile.call_async(t.token, {
+        "hourly_rate": 1000 + (i % 17) * 100, "subjects": [subject], "languages": ["en"]})
+        for i, t in enumerate(tutors)]
+    for call in calls:
+        call.result()
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = rpc.learning.search_tutors({"subject": subject, "limit": 37, "cursor": cursor})
+        seen.extend(page["items"])
+        pages += 1
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    ids = [t["user_id"] for t in seen]
+    assert len(ids) == len(set(ids)) == 500 and pages == 14
+    assert set(ids) == {t.user_id for t in tutors}
+    keys = [(t["hourly_rate"], t["id"]) for t in seen]
+    assert keys == sorted(keys)
+    assert all(t["hourly_rate"] <= 1500 for t in rpc.learning.search_tutors(
+        {"subject": subject, "max_rate": 1500, "limit": 100})["items"])
+    with pytest.raises(BadInput) as caught:
+        rpc.learning.search_tutors({"subject": subject, "cursor": "garbage"})
+    assert "cursor" in caught.value.details
+    with pytest.raises(BadInput):
+        rpc.learning.search_tutors({"limit": 1000})
+
+
+def test_verification_is_admin_only(platform, rpc, people):
+    tutor, _ = tutor_with_course(rpc, people, subject="verify-" + uuid.uuid4().hex[:6])
+    admin = people.make("admin")
+    with pytest.raises(Forbidden):
+        rpc.learning.verify_tutor(tutor.token, tutor.user_id, {"is_verified": True})
+    assert rpc.learning.verify_tutor(admin.token, tutor.user_id, {"is_verified": True})["is_verified"] is True
+    profiles = rpc.learning.get_tutor_profiles([tutor.user_id, str(uuid.uuid4())])
+    assert profiles[0]["is_verified"] is True and profiles[1] is None
+
+
+def test_matching_requests_are_the_students_own(platform, rpc, people):
+    student, other = people.make("student"), people.make("student")
+    req = rpc.learning.create_matching_request(student.token, {"subject": "chemistry", "budget": 3000})
+    with pytest.raises(BadInput):
+        rpc.learning.create_matching_request(student.token, {"subject": "chemistry", "budget": -5})
+    assert [r["id"] for r in rpc.learning.list_matching_requests(student.token)] == [req["id"]]
+    assert rpc.learning.list_matching_requests(other.token) == []
+    with pytest.raises(Forbidden):
+        rpc.learning.close_matching_request(other.token, req["id"])
+    assert rpc.learning.close_matching_request(student.token, req["id"])["status"] == "closed"
+    with pytest.raises(Conflict):
+        rpc.learning.close_matching_request(student.token, req["id"])
+    assert rpc.learning.list_matching_requests(student.token, "open") == []
