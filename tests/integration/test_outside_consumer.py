@@ -3,14 +3,18 @@ durable queue and reads identity's events."""
 import socket
 import uuid
 
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Exchange, Queue, binding
 
 from tests.integration.helpers import new_user
+
+ROUTING_KEYS = ("user_created", "user_updated", "user_deactivated")
 
 
 def test_kombu_consumer_reads_user_created(platform, rpc, amqp_uri):
     exchange = Exchange("identity.events", type="topic", durable=True)
-    queue = Queue("outside.identity-users-" + uuid.uuid4().hex[:8], exchange, routing_key="user_*", durable=True)
+    # Topic wildcards match whole dot-separated words, so bind each type.
+    queue = Queue("outside.identity-users-" + uuid.uuid4().hex[:8], durable=True,
+                  bindings=[binding(exchange, routing_key=k) for k in ROUTING_KEYS])
     received = []
     with Connection(amqp_uri) as conn:
         queue(conn.default_channel).declare()

@@ -1,0 +1,57 @@
+"""Operator commands that run against identity's own database.
+
+    python -m services.identity.manage create-admin --email E --first-name F --last-name L
+
+The password is read from IDENTITY_ADMIN_PASSWORD, or from standard input.
+Admins cannot self-register, so this is how the first one is made. It uses
+the same code path as ``register``: the user and its ``user_created`` event
+commit together, and the running service's relay publishes the event.
+"""
+import argparse
+import os
+import sys
+
+from sqlalchemy.orm import sessionmaker
+
+from services.common.db import make_engine
+from services.common.errors import ServiceError
+from services.common.outbox import OutboxWriter
+from services.common.validation import load
+from services.identity import users
+from services.identity.models import OutboxEvent
+from services.identity.schemas import AdminSchema
+
+
+def create_admin(email, first_name, last_name, password):
+    data = load(AdminSchema(), {"email": email, "first_name": first_name, "last_name": last_name,
+                                "password": password, "role": "admin"})
+    engine = make_engine("identity", pool_size=1)
+    try:
+        with sessionmaker(bind=engine)() as session:
+            user = users.create(session, OutboxWriter("identity", OutboxEvent, lambda: None), data)
+            session.commit()
+            return users.user_view(user, users.as_self(user))
+    finally:
+        engine.dispose()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m services.identity.manage")
+    sub = parser.add_subparsers(dest="command", required=True)
+    admin = sub.add_parser("create-admin", help="create an admin account")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--first-name", required=True)
+    admin.add_argument("--last-name", required=True)
+    args = parser.parse_args(argv)
+    password = os.environ.get("IDENTITY_ADMIN_PASSWORD") or sys.stdin.readline().rstrip("\n")
+    try:
+        user = create_admin(args.email, args.first_name, args.last_name, password)
+    except ServiceError as exc:
+        print("error: {}".format(exc), file=sys.stderr)
+        return 2
+    print("created admin {} ({})".format(user["email"], user["id"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
