@@ -102,3 +102,8 @@ def rpc(amqp_uri):
     from nameko.standalone.rpc import ClusterRpcProxy
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=10) as proxy:
         yield proxy
+
+
+def pytest_collection_modifyitems(config, items):
+    """The broker-outage test stops RabbitMQ for a moment: run it last."""
+    items.sort(key=lambda item: item.get_closest_marker("broker_outage") is not None)
