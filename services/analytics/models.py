@@ -7,7 +7,7 @@ from sqlalchemy import (BigInteger, CheckConstraint, DateTime, Index, Integer, N
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.common.eventstore import FailedEventMixin, InboxMixin, OutboxMixin
+from services.common.eventstore import event_store_models
 from services.common.modeling import created_at, currency_check, pg_enum, updated_at, user_ref, uuid_pk
 
 
@@ -92,13 +92,5 @@ class UserMetrics(Base):
     updated_at = updated_at()
 
 
-class OutboxEvent(OutboxMixin, Base):
-    __tablename__ = "outbox"
-
-
-class InboxEvent(InboxMixin, Base):
-    __tablename__ = "inbox"
-
-
-class FailedEvent(FailedEventMixin, Base):
-    __tablename__ = "failed_events"
+# The event machinery's tables, in this service's own database.
+OutboxEvent, InboxEvent, FailedEvent = event_store_models(Base)

@@ -61,3 +61,11 @@ class FailedEventMixin:
     def __table_args__(cls):
         return (UniqueConstraint("event_id", "handler", name="uq_{}_event_handler".format(cls.__tablename__)),
                 Index("ix_{}_status".format(cls.__tablename__), "status", "next_attempt_at"))
+
+
+def event_store_models(base):
+    """Map ``outbox``, ``inbox`` and ``failed_events`` on a service's own
+    declarative base; returns (OutboxEvent, InboxEvent, FailedEvent)."""
+    return (type("OutboxEvent", (OutboxMixin, base), {"__tablename__": "outbox"}),
+            type("InboxEvent", (InboxMixin, base), {"__tablename__": "inbox"}),
+            type("FailedEvent", (FailedEventMixin, base), {"__tablename__": "failed_events"}))

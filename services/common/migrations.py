@@ -5,9 +5,11 @@ Each service has ``services/<name>/migrations`` with an ``env.py`` that calls
 """
 import os
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, pool
+from sqlalchemy.dialects import postgresql
 
 from services.common.config import check_service, db_settings
 
@@ -60,3 +62,53 @@ def drop_enum_types(op, *names):
     downgrade must drop them, or the next upgrade fails on CREATE TYPE."""
     for name in names:
         op.execute("DROP TYPE IF EXISTS {}".format(name))
+
+
+def create_event_store(op):
+    """The outbox, inbox and failed_events tables (services/common/eventstore.py),
+    created by every service's first migration in its own database."""
+    op.create_table('failed_events',
+    sa.Column('id', sa.BigInteger(), autoincrement=True, nullable=False),
+    sa.Column('event_id', sa.UUID(), nullable=False),
+    sa.Column('handler', sa.String(length=200), nullable=False),
+    sa.Column('source_service', sa.String(length=50), nullable=False),
+    sa.Column('event_type', sa.String(length=100), nullable=False),
+    sa.Column('envelope', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=False),
+    sa.Column('first_failed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('event_id', 'handler', name='uq_failed_events_event_handler')
+    )
+    op.create_index('ix_failed_events_status', 'failed_events', ['status', 'next_attempt_at'], unique=False)
+    op.create_table('inbox',
+    sa.Column('event_id', sa.UUID(), nullable=False),
+    sa.Column('handler', sa.String(length=200), nullable=False),
+    sa.Column('event_type', sa.String(length=100), nullable=False),
+    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.PrimaryKeyConstraint('event_id', 'handler')
+    )
+    op.create_table('outbox',
+    sa.Column('id', sa.BigInteger(), autoincrement=True, nullable=False),
+    sa.Column('event_id', sa.UUID(), nullable=False),
+    sa.Column('event_type', sa.String(length=100), nullable=False),
+    sa.Column('envelope', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('event_id')
+    )
+    op.create_index('ix_outbox_unpublished', 'outbox', ['id'], unique=False, postgresql_where=sa.text('published_at IS NULL'))
+
+
+def drop_event_store(op):
+    op.drop_index('ix_outbox_unpublished', table_name='outbox', postgresql_where='published_at IS NULL')
+    op.drop_table('outbox')
+    op.drop_table('inbox')
+    op.drop_index('ix_failed_events_status', table_name='failed_events')
+    op.drop_table('failed_events')

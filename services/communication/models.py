@@ -7,7 +7,7 @@ from sqlalchemy import (ARRAY, Boolean, CheckConstraint, DateTime, ForeignKey, I
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.common.eventstore import FailedEventMixin, InboxMixin, OutboxMixin
+from services.common.eventstore import event_store_models
 from services.common.modeling import created_at, pg_enum, user_ref, uuid_pk
 
 
@@ -93,13 +93,5 @@ class VideoSession(Base):
     recording_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
-class OutboxEvent(OutboxMixin, Base):
-    __tablename__ = "outbox"
-
-
-class InboxEvent(InboxMixin, Base):
-    __tablename__ = "inbox"
-
-
-class FailedEvent(FailedEventMixin, Base):
-    __tablename__ = "failed_events"
+# The event machinery's tables, in this service's own database.
+OutboxEvent, InboxEvent, FailedEvent = event_store_models(Base)

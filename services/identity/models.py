@@ -7,7 +7,7 @@ from sqlalchemy import (CheckConstraint, DateTime, Enum, ForeignKey, Index, Inte
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from services.common.eventstore import FailedEventMixin, InboxMixin, OutboxMixin
+from services.common.eventstore import event_store_models
 from services.common.modeling import pg_enum
 
 
@@ -101,13 +101,5 @@ class AuthToken(Base):
     used_at = mapped_column(DateTime(timezone=True), nullable=True)
 
 
-class OutboxEvent(OutboxMixin, Base):
-    __tablename__ = "outbox"
-
-
-class InboxEvent(InboxMixin, Base):
-    __tablename__ = "inbox"
-
-
-class FailedEvent(FailedEventMixin, Base):
-    __tablename__ = "failed_events"
+# The event machinery's tables, in this service's own database.
+OutboxEvent, InboxEvent, FailedEvent = event_store_models(Base)

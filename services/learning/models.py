@@ -12,7 +12,7 @@ from sqlalchemy import (ARRAY, BigInteger, Boolean, CheckConstraint, DateTime, E
 from sqlalchemy.dialects.postgresql import ExcludeConstraint, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.common.eventstore import FailedEventMixin, InboxMixin, OutboxMixin
+from services.common.eventstore import event_store_models
 from services.common.modeling import currency_check, pg_enum, uuid_pk
 
 
@@ -178,13 +178,5 @@ class MatchingRequest(Base):
     closed_at = mapped_column(DateTime(timezone=True), nullable=True)
 
 
-class OutboxEvent(OutboxMixin, Base):
-    __tablename__ = "outbox"
-
-
-class InboxEvent(InboxMixin, Base):
-    __tablename__ = "inbox"
-
-
-class FailedEvent(FailedEventMixin, Base):
-    __tablename__ = "failed_events"
+# The event machinery's tables, in this service's own database.
+OutboxEvent, InboxEvent, FailedEvent = event_store_models(Base)

@@ -8,7 +8,7 @@ from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from services.common.migrations import drop_enum_types
+from services.common.migrations import create_event_store, drop_enum_types, drop_event_store
 
 revision = '0001'
 down_revision = None
@@ -17,45 +17,9 @@ depends_on = None
 
 
 def upgrade():
+    create_event_store(op)
     # btree_gist lets the lessons exclusion constraint compare tutor_id with '='.
     op.execute('CREATE EXTENSION IF NOT EXISTS btree_gist')
-    op.create_table('failed_events',
-    sa.Column('id', sa.BigInteger(), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.UUID(), nullable=False),
-    sa.Column('handler', sa.String(length=200), nullable=False),
-    sa.Column('source_service', sa.String(length=50), nullable=False),
-    sa.Column('event_type', sa.String(length=100), nullable=False),
-    sa.Column('envelope', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('last_error', sa.Text(), nullable=False),
-    sa.Column('first_failed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('event_id', 'handler', name='uq_failed_events_event_handler')
-    )
-    op.create_index('ix_failed_events_status', 'failed_events', ['status', 'next_attempt_at'], unique=False)
-    op.create_table('inbox',
-    sa.Column('event_id', sa.UUID(), nullable=False),
-    sa.Column('handler', sa.String(length=200), nullable=False),
-    sa.Column('event_type', sa.String(length=100), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('event_id', 'handler')
-    )
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger(), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.UUID(), nullable=False),
-    sa.Column('event_type', sa.String(length=100), nullable=False),
-    sa.Column('envelope', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('last_error', sa.Text(), nullable=True),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('event_id')
-    )
-    op.create_index('ix_outbox_unpublished', 'outbox', ['id'], unique=False, postgresql_where=sa.text('published_at IS NULL'))
     op.create_table('students',
     sa.Column('id', sa.UUID(), nullable=False),
     sa.Column('learning_goals', sa.Text(), server_default='', nullable=False),
@@ -177,10 +141,6 @@ def downgrade():
     op.drop_index('ix_tutors_languages', table_name='tutors', postgresql_using='gin')
     op.drop_table('tutors')
     op.drop_table('students')
-    op.drop_index('ix_outbox_unpublished', table_name='outbox', postgresql_where=sa.text('published_at IS NULL'))
-    op.drop_table('outbox')
-    op.drop_table('inbox')
-    op.drop_index('ix_failed_events_status', table_name='failed_events')
-    op.drop_table('failed_events')
+    drop_event_store(op)
     drop_enum_types(op, 'lesson_status', 'course_status', 'matching_request_status')
     op.execute('DROP EXTENSION IF EXISTS btree_gist')
