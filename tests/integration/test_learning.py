@@ -102,6 +102,15 @@ def test_full_path_through_the_rpc_api(platform, rpc, tap, learning_db):
     mine = rpc.learning.lessons_for_users(student_token, [student_user["id"]], "student")
     assert [(lsn["id"], lsn["status"]) for lsn in mine[student_user["id"]]] == [(lesson["id"], "completed")]
 
+    # a second booking, cancelled by the student with a reason
+    later = rpc.learning.book_lesson(student_token, {"course_id": course["id"],
+                                                     "scheduled_at": soon(7200).isoformat()})
+    rpc.learning.cancel_lesson(student_token, later["id"], {"reason": "exam moved"})
+    cancelled = tap.wait_for("lesson_cancelled", id=later["id"])
+    assert cancelled["data"]["cancelled_by_role"] == "student"
+    assert cancelled["data"]["cancelled_by_user_id"] == student_user["id"]
+    assert cancelled["data"]["cancel_reason"] == "exam moved"
+
     # and a matching request
     req = rpc.learning.create_matching_request(student_token, {"subject": subject, "budget": 5000,
                                                                "requirements": "Evenings."})
