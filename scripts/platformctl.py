@@ -58,6 +58,22 @@ class Platform:
             f.write(str(proc.pid))
         return proc.pid
 
+    def start_gateway(self, extra_env=None, name="gateway"):
+        """The GraphQL gateway under gunicorn with eventlet workers."""
+        if self.pid(name):
+            return self.pid(name)
+        env = dict(self.env, **(extra_env or {}))
+        bind = "{}:{}".format(env.get("GATEWAY_HOST", "127.0.0.1"), env.get("GATEWAY_PORT", "8000"))
+        cmd = [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "--worker-class", "eventlet",
+               "--workers", env.get("GATEWAY_WORKERS", "2"), "--worker-connections", "200",
+               "--bind", bind, "--graceful-timeout", "5", "--access-logfile", "-", "api_gateway.wsgi:app"]
+        with open(self.log_path(name), "ab") as log:
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        with open(self._pidfile(name), "w") as f:
+            f.write(str(proc.pid))
+        return proc.pid
+
     def stop(self, *names, timeout=15):
         """SIGTERM (nameko lets running workers finish), then SIGKILL for
         any still running after ``timeout``. Several stop in parallel."""
@@ -115,19 +131,47 @@ def wait_healthy(services, uri=None, timeout=60):
     return reports
 
 
+def wait_gateway(url, timeout=60):
+    """Until the gateway's /healthz answers (any status: services may still start)."""
+    import urllib.error
+    import urllib.request
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=5) as resp:
+                return resp.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            if time.time() > deadline:
+                raise RuntimeError("the gateway did not answer on {} within {}s".format(url, timeout))
+            time.sleep(0.3)
+
+
+def gateway_url(env=None):
+    env = os.environ if env is None else env
+    return "http://{}:{}".format(env.get("GATEWAY_HOST", "127.0.0.1"), env.get("GATEWAY_PORT", "8000"))
+
+
 def main(argv):
     cmd, names = (argv[0] if argv else "status"), (argv[1:] or list(SERVICES))
     platform = Platform()
     if cmd == "start":
+        names = [n for n in names if n != "gateway"]
         for s in names:
             print("  starting {:<14} pid {}".format(s, platform.start(s)))
         reports = wait_healthy(names, timeout=90)
+        if not argv[1:] or "gateway" in argv[1:]:
+            print("  starting {:<14} pid {}".format("gateway", platform.start_gateway()))
+            wait_gateway(gateway_url())
         print("\n  {:<14} {:<8} {:<8} {}".format("service", "status", "broker", "database"))
         for s in names:
             st = db_settings(s)
             print("  {:<14} {:<8} {:<8} {} {}:{}/{} (log {})".format(
                 s, reports[s]["status"], reports[s]["broker"], reports[s]["database"],
                 st.host, st.port, st.name, os.path.relpath(platform.log_path(s), ROOT)))
+        if platform.pid("gateway"):
+            print("\n  GraphQL gateway: {}/graphql (GraphiQL in a browser), health at /healthz".format(gateway_url()))
     elif cmd == "stop":
         names = argv[1:] or platform.running()
         platform.stop(*names)
@@ -135,7 +179,7 @@ def main(argv):
             print("  stopped {}".format(name))
     elif cmd == "status":
         running = platform.running()
-        for s in SERVICES:
+        for s in (*SERVICES, "gateway"):
             print("  {:<14} {}".format(s, "running, pid {}".format(platform.pid(s)) if s in running else "stopped"))
     else:
         print(__doc__)

@@ -61,7 +61,7 @@ def search(session, q):
     rows = session.execute(query.order_by(Tutor.hourly_rate, Tutor.id).limit(q["limit"] + 1)).scalars().all()
     page = rows[:q["limit"]]
     more = len(rows) > q["limit"]
-    return {"items": [tutor_view(t) for t in page],
+    return {"items": [dict(tutor_view(t), cursor=encode_cursor(t.hourly_rate, t.id)) for t in page],
             "next_cursor": encode_cursor(page[-1].hourly_rate, page[-1].id) if more else None}
 
 

@@ -1,0 +1,141 @@
+"""The gateway's Flask app: ``/graphql`` (POST and GET, GraphiQL in a
+browser) and ``/healthz``."""
+import json
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from graphql import (GraphQLError, NoSchemaIntrospectionCustomRule, OperationType, execute, get_operation_ast,
+                     parse, specified_rules, validate)
+
+from api_gateway.errors import format_error, request_error
+from api_gateway.limits import alias_limit_rule, depth_limit_rule
+from api_gateway.loaders import Loaders
+from api_gateway.rpc import RequestRpc, RpcPool, ServiceUnavailable
+from api_gateway.schema import schema
+from api_gateway.schema.context import RequestContext
+from api_gateway.settings import load_settings
+from services.common.auth import verify_token
+from services.common.config import SERVICES
+from services.common.errors import Unauthenticated
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings=None):
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    pool = RpcPool(settings.amqp_uri, settings.rpc_pool_size, settings.rpc_timeout)
+    rules = [*specified_rules, depth_limit_rule(settings.max_depth), alias_limit_rule(settings.max_aliases)]
+    if not settings.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+
+    def respond(body, status=200, rpc=None):
+        resp = Response(json.dumps(body), status=status, mimetype="application/json")
+        if rpc is not None and settings.expose_rpc_stats:
+            resp.headers["X-RPC-Calls"] = json.dumps(dict(rpc.calls), sort_keys=True)
+        return resp
+
+    def errors(status, message, code):
+        return respond({"errors": [request_error(message, code)]}, status)
+
+    @app.errorhandler(413)
+    def too_large(_):
+        return errors(413, "the request body is larger than {} bytes".format(settings.max_body_bytes),
+                      "PAYLOAD_TOO_LARGE")
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        code = getattr(exc, "code", 500)
+        if isinstance(code, int) and 400 <= code < 500:
+            return errors(code, getattr(exc, "description", "bad request"), "BAD_REQUEST")
+        log.exception("unexpected error")
+        return errors(500, "internal error", "INTERNAL_SERVER_ERROR")
+
+    @app.get("/healthz")
+    def healthz():
+        rpc = RequestRpc(pool, settings.time_budget + settings.rpc_timeout * len(SERVICES))
+        report = {}
+        try:
+            for service in SERVICES:
+                try:
+                    report[service] = rpc.call(service, "health")
+                except ServiceUnavailable as exc:
+                    report[service] = {"service": service, "status": "unavailable", "error": str(exc)}
+        finally:
+            rpc.close()
+        ok = all(r.get("status") == "ok" for r in report.values())
+        return respond({"status": "ok" if ok else "degraded", "services": report}, 200 if ok else 503)
+
+    @app.route("/graphql", methods=["GET", "POST"])
+    def graphql():
+        if request.method == "GET" and "query" not in request.args and \
+                request.accept_mimetypes.accept_html:
+            return render_template("graphiql.html")
+        params = _params()
+        if isinstance(params, Response):
+            return params
+        query, variables, operation_name = params
+        try:
+            document = parse(query, max_tokens=settings.max_tokens)
+        except GraphQLError as exc:
+            code = "QUERY_TOO_LARGE" if "more than {} tokens".format(settings.max_tokens) in exc.message \
+                else "GRAPHQL_PARSE_FAILED"
+            return respond({"errors": [request_error(exc.message, code)]}, 400)
+        problems = validate(schema.graphql_schema, document, rules)
+        if problems:
+            return respond({"errors": [format_error(e) for e in problems]}, 400)
+        operation = get_operation_ast(document, operation_name)
+        if request.method == "GET" and operation is not None and operation.operation != OperationType.QUERY:
+            return errors(405, "mutations must be sent with POST", "METHOD_NOT_ALLOWED")
+        context, rpc = _context()
+        try:
+            result = execute(schema.graphql_schema, document, context_value=context,
+                             variable_values=variables, operation_name=operation_name)
+        finally:
+            rpc.close()
+        body = {"data": result.data}
+        if result.errors:
+            body["errors"] = [format_error(e) for e in result.errors]
+        return respond(body, 200, rpc)
+
+    def _params():
+        if request.method == "GET":
+            data = request.args
+            raw_vars = data.get("variables")
+            try:
+                variables = json.loads(raw_vars) if raw_vars else None
+            except ValueError:
+                return errors(400, "variables must be a JSON object", "BAD_REQUEST")
+        else:
+            data = request.get_json(silent=True)
+            if not isinstance(data, dict):
+                return errors(400, "the body must be a JSON object with a query", "BAD_REQUEST")
+            variables = data.get("variables")
+        query, operation_name = data.get("query"), data.get("operationName")
+        if not isinstance(query, str) or not query.strip():
+            return errors(400, "query must be a non-empty string", "BAD_REQUEST")
+        if variables is not None and not isinstance(variables, dict):
+            return errors(400, "variables must be a JSON object", "BAD_REQUEST")
+        if operation_name is not None and not isinstance(operation_name, str):
+            return errors(400, "operationName must be a string", "BAD_REQUEST")
+        return query, variables, operation_name
+
+    def _context():
+        token, viewer, token_error = _bearer(request.headers.get("Authorization")), None, None
+        if token:
+            try:
+                viewer = verify_token(token)
+            except Unauthenticated as exc:
+                token_error = exc  # public fields still answer; private ones say why
+        rpc = RequestRpc(pool, settings.time_budget, token)
+        return RequestContext(rpc, Loaders(rpc, token), token, viewer, token_error), rpc
+
+    return app
+
+
+def _bearer(header):
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else "malformed"

@@ -1,0 +1,50 @@
+"""Gateway settings, all from the environment (defaults in brackets)."""
+import os
+from dataclasses import dataclass
+
+from services.common.config import amqp_uri
+
+
+def _int(name, default):
+    return int(os.environ.get(name, default))
+
+
+def _float(name, default):
+    return float(os.environ.get(name, default))
+
+
+def _bool(name, default):
+    return os.environ.get(name, default).lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    port: int
+    amqp_uri: str
+    rpc_timeout: float        # seconds for one RPC [2]
+    rpc_pool_size: int        # pooled RPC clients [16]
+    time_budget: float        # seconds for one request [5]
+    max_depth: int            # query depth [10]
+    max_aliases: int          # aliases in one document [15]
+    max_tokens: int           # lexer tokens in one document [2000]
+    max_body_bytes: int       # request body [100000]
+    introspection: bool       # allow __schema / __type [true]
+    expose_rpc_stats: bool    # X-RPC-Calls header, for tests and benchmarks [false]
+
+
+def load_settings():
+    return Settings(
+        host=os.environ.get("GATEWAY_HOST", "127.0.0.1"),
+        port=_int("GATEWAY_PORT", 8000),
+        amqp_uri=amqp_uri(),
+        rpc_timeout=_float("GATEWAY_RPC_TIMEOUT", 2.0),
+        rpc_pool_size=_int("GATEWAY_RPC_POOL_SIZE", 16),
+        time_budget=_float("GATEWAY_TIME_BUDGET", 5.0),
+        max_depth=_int("GATEWAY_MAX_DEPTH", 10),
+        max_aliases=_int("GATEWAY_MAX_ALIASES", 15),
+        max_tokens=_int("GATEWAY_MAX_TOKENS", 2000),
+        max_body_bytes=_int("GATEWAY_MAX_BODY_BYTES", 100_000),
+        introspection=_bool("GATEWAY_INTROSPECTION", "true"),
+        expose_rpc_stats=_bool("GATEWAY_EXPOSE_RPC_STATS", "false"),
+    )

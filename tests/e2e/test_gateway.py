@@ -1,0 +1,276 @@
+"""The GraphQL gateway end to end: HTTP in, RPC to the real services, out."""
+import json
+import time
+import uuid
+
+import pytest
+import requests
+
+from services.common.config import SERVICES
+from tests.e2e.conftest import start_gateway
+from tests.integration.helpers import Db, new_user, wait_for
+from tests.integration.learning_fixtures import ALL_WEEK, midday_zone, soon
+
+REGISTER = """mutation($input: RegisterInput!) { register(input: $input) { id email firstName role status } }"""
+LOGIN = """mutation($e: String!, $p: String!) {
+  login(email: $e, password: $p) { accessToken refreshToken tokenType expiresIn user { id email role } } }"""
+
+
+def gql_input(user):
+    return dict(email=user["email"], password=user["password"], firstName=user["first_name"],
+                lastName=user["last_name"], role=user["role"].upper())
+
+
+def signed_up(gateway, learning_db, role="student"):
+    user = new_user(role=role)
+    created = gateway.data(REGISTER, {"input": gql_input(user)})["register"]
+    session = gateway.data(LOGIN, {"e": user["email"], "p": user["password"]})["login"]
+    table = "tutors" if role == "tutor" else "students"
+    wait_for(lambda: learning_db.scalar("SELECT count(*) FROM {} WHERE user_id = :u".format(table),
+                                        u=created["id"]), message="learning copy")
+    return created, session["accessToken"], session
+
+
+def error_codes(body):
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+@pytest.fixture(scope="module")
+def learning_db(databases):
+    return Db(databases["learning"].url)
+
+
+@pytest.fixture(scope="module")
+def tutor_setup(gateway, learning_db):
+    tutor, token, _ = signed_up(gateway, learning_db, "tutor")
+    gateway.data("""mutation($i: TutorProfileInput!) { setTutorProfile(input: $i) { name } }""",
+                 {"i": {"hourlyRate": 4000, "currency": "EUR", "subjects": ["gql-maths"], "languages": ["en"],
+                        "timezone": midday_zone()}}, token)
+    gateway.data("""mutation($s: [SlotInput!]!) { setAvailability(slots: $s) { timezone slots { dayOfWeek } } }""",
+                 {"s": [{"dayOfWeek": s["day_of_week"], "startTime": s["start_time"], "endTime": s["end_time"]}
+                        for s in ALL_WEEK["slots"]]}, token)
+    course = gateway.data("""mutation($i: CourseInput!) { createCourse(input: $i) { id title price } }""",
+                          {"i": {"title": "Graph theory", "price": 4000, "currency": "EUR", "duration": 30}},
+                          token)["createCourse"]
+    return tutor, token, course
+
+
+def test_every_mutation_and_the_federated_user(gateway, learning_db, tutor_setup):
+    tutor, tutor_token, course = tutor_setup
+    student, token, session = signed_up(gateway, learning_db)
+    assert student["email"] and student["role"] == "STUDENT"
+    assert session["tokenType"] == "Bearer" and session["expiresIn"] > 0
+
+    refreshed = gateway.data("""mutation($r: String!) { refreshToken(refreshToken: $r) { accessToken refreshToken } }""",
+                             {"r": session["refreshToken"]})["refreshToken"]
+    assert refreshed["refreshToken"] != session["refreshToken"]
+    me = gateway.data("""mutation { updateMe(input: {lastName: "Graph", bio: "Hello", preferences: {dark: true}})
+                         { lastName } }""", token=token)
+    assert me["updateMe"]["lastName"] == "Graph"
+
+    lesson = gateway.data("""mutation($c: ID!, $t: String!) { bookLesson(courseId: $c, scheduledAt: $t)
+                             { id status course { title } tutor { name } student { firstName } } }""",
+                          {"c": course["id"], "t": soon(2).isoformat()}, token)["bookLesson"]
+    assert lesson["status"] == "requested" and lesson["course"]["title"] == "Graph theory"
+    assert gateway.data("""mutation($l: ID!) { confirmLesson(lessonId: $l) { status } }""",
+                        {"l": lesson["id"]}, tutor_token)["confirmLesson"]["status"] == "confirmed"
+    time.sleep(2.2)
+    assert gateway.data("""mutation($l: ID!) { completeLesson(lessonId: $l) { status } }""",
+                        {"l": lesson["id"]}, tutor_token)["completeLesson"]["status"] == "completed"
+    other = gateway.data("""mutation($c: ID!, $t: String!) { bookLesson(courseId: $c, scheduledAt: $t) { id } }""",
+                         {"c": course["id"], "t": soon(7200).isoformat()}, token)["bookLesson"]
+    cancelled = gateway.data("""mutation($l: ID!) { cancelLesson(lessonId: $l, reason: "clash") { status cancelReason } }""",
+                             {"l": other["id"]}, token)["cancelLesson"]
+    assert cancelled == {"status": "cancelled", "cancelReason": "clash"}
+    req = gateway.data("""mutation { createMatchingRequest(input: {subject: "graphs", budget: 3000}) { id status } }""",
+                       token=token)["createMatchingRequest"]
+    assert req["status"] == "open"
+
+    federated = gateway.data("""{ me { id email firstName lastName role status createdAt
+        enrolledCourses { title } lessons { status course { title } } tutorProfile { hourlyRate } } }""",
+                             token=token)["me"]
+    assert federated["email"] == student["email"] and federated["lastName"] == "Graph"
+    assert federated["enrolledCourses"] == [{"title": "Graph theory"}]
+    assert sorted(lsn["status"] for lsn in federated["lessons"]) == ["cancelled", "completed"]
+    assert federated["tutorProfile"] is None  # a student has none
+    tutor_view = gateway.data("""{ me { role tutorProfile { hourlyRate currency courses { title } } } }""",
+                              token=tutor_token)["me"]
+    assert tutor_view["tutorProfile"] == {"hourlyRate": 4000, "currency": "EUR",
+                                          "courses": [{"title": "Graph theory"}]}
+
+    # another user's email stays hidden; their private fields are refused
+    other_view = gateway.gql("""query($id: ID!) { user(id: $id) { firstName email lessons { id } } }""",
+                             {"id": tutor["id"]}, token)
+    assert other_view["data"]["user"]["email"] is None and other_view["data"]["user"]["firstName"]
+    assert error_codes(other_view) == ["FORBIDDEN"]
+
+    assert gateway.data("mutation { logout }", token=token)["logout"] is True
+    gone = gateway.gql("""mutation($r: String!) { refreshToken(refreshToken: $r) { accessToken } }""",
+                       {"r": refreshed["refreshToken"]})
+    assert error_codes(gone) == ["UNAUTHENTICATED"]
+
+
+BAD_MUTATIONS = [
+    ("register", """mutation { register(input: {email: "nope", password: "short", firstName: "", lastName: "x",
+                  role: STUDENT}) { id } }""", None, "BAD_USER_INPUT", {"email", "password", "firstName"}),
+    ("login", """mutation { login(email: "nobody@example.com", password: "wrong wrong") { accessToken } }""",
+     None, "UNAUTHENTICATED", None),
+    ("refreshToken", """mutation { refreshToken(refreshToken: "forged") { accessToken } }""", None,
+     "UNAUTHENTICATED", None),
+    ("logout", "mutation { logout }", None, "UNAUTHENTICATED", None),
+    ("updateMe", """mutation { updateMe(input: {email: "not-an-email"}) { id } }""", "student", "BAD_USER_INPUT",
+     {"email"}),
+    ("setTutorProfile", """mutation { setTutorProfile(input: {hourlyRate: -5, subjects: [], languages: ["en"],
+                          timezone: "Mars/Base"}) { id } }""", "tutor", "BAD_USER_INPUT",
+     {"hourlyRate", "subjects", "timezone"}),
+    ("setTutorProfile as a student", """mutation { setTutorProfile(input: {hourlyRate: 500, subjects: ["x"],
+                          languages: ["en"]}) { id } }""", "student", "FORBIDDEN", None),
+    ("setAvailability", """mutation { setAvailability(slots: [{dayOfWeek: 1, startTime: "10:00", endTime: "09:00"}])
+                          { timezone } }""", "tutor", "BAD_USER_INPUT", {"slots"}),
+    ("createCourse", """mutation { createCourse(input: {title: "x", price: -100, duration: 60}) { id } }""", "tutor",
+     "BAD_USER_INPUT", {"price"}),
+    ("bookLesson", """mutation { bookLesson(courseId: "%s", scheduledAt: "2001-01-01T10:00:00Z") { id } }""",
+     "student", "BAD_USER_INPUT", {"scheduledAt"}),
+    ("bookLesson unknown course", """mutation { bookLesson(courseId: "%s", scheduledAt: "2031-01-01T10:00:00Z")
+                                  { id } }""" % uuid.uuid4(), "student", "NOT_FOUND", {"courseId"}),
+    ("confirmLesson", """mutation { confirmLesson(lessonId: "%s") { id } }""" % uuid.uuid4(), "tutor", "NOT_FOUND",
+     None),
+    ("completeLesson", """mutation { completeLesson(lessonId: "not-a-uuid") { id } }""", "tutor", "BAD_USER_INPUT",
+     {"lessonId"}),
+    ("cancelLesson", """mutation { cancelLesson(lessonId: "%s") { id } }""" % uuid.uuid4(), "student", "NOT_FOUND",
+     None),
+    ("createMatchingRequest", """mutation { createMatchingRequest(input: {subject: "", budget: -1}) { id } }""",
+     "student", "BAD_USER_INPUT", {"subject", "budget"}),
+]
+
+
+def table_counts(databases):
+    out = {}
+    for service in ("identity", "learning"):
+        db = Db(databases[service].url)
+        for table in {"identity": ["users", "outbox"], "learning": ["courses", "lessons", "matching_requests",
+                                                                      "tutor_availability", "outbox"]}[service]:
+            out[service + "." + table] = db.scalar("SELECT count(*) FROM " + table)
+    return out
+
+
+@pytest.mark.parametrize("name,query,who,code,fields", BAD_MUTATIONS, ids=[m[0] for m in BAD_MUTATIONS])
+def test_bad_input_for_each_mutation(gateway, learning_db, databases, tutor_setup, name, query, who, code, fields):
+    tutor, tutor_token, course = tutor_setup
+    token = {"tutor": tutor_token, None: None}.get(who)
+    if who == "student":
+        token = signed_up(gateway, learning_db)[1]
+    if "%s" in query:
+        query = query % course["id"]
+    before = table_counts(databases)
+    resp = gateway.post(query, token=token)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert error_codes(body) == [code], body
+    error = body["errors"][0]
+    assert "Traceback" not in json.dumps(body)
+    if fields:
+        assert fields <= set(error["extensions"]["fields"]), error
+    assert table_counts(databases) == before
+
+
+def test_fifty_tutors_cost_one_rpc_per_service_per_level(gateway, rpc, learning_db):
+    subject = "batch-" + uuid.uuid4().hex[:6]
+    users = [new_user(i, role="tutor") for i in range(50)]
+    ids = [c.result()["id"] for c in [rpc.identity.register.call_async(u) for u in users]]
+    tokens = [c.result()["access_token"] for c in
+              [rpc.identity.login.call_async({"email": u["email"], "password": u["password"]}) for u in users]]
+    wait_for(lambda: learning_db.scalar("SELECT count(*) FROM tutors WHERE user_id::text = ANY(:ids)", ids=ids) == 50,
+             message="50 tutor copies")
+    for call in [rpc.learning.set_tutor_profile.call_async(t, {"hourly_rate": 2000 + i, "subjects": [subject],
+                                                               "languages": ["en"]}) for i, t in enumerate(tokens)]:
+        call.result()
+    for call in [rpc.learning.create_course.call_async(t, {"title": "C{}".format(i), "price": 1000, "duration": 60})
+                 for i, t in enumerate(tokens)]:
+        call.result()
+    resp = gateway.post("""query($s: String!) { tutors(subject: $s, first: 50) {
+        edges { cursor node { name hourlyRate user { firstName lastName role } courses { title price } } }
+        pageInfo { hasNextPage endCursor } } }""", {"s": subject}, token=tokens[0])
+    body = resp.json()
+    assert "errors" not in body, body
+    edges = body["data"]["tutors"]["edges"]
+    assert len(edges) == 50 and all(e["node"]["user"]["role"] == "TUTOR" for e in edges)
+    assert all(len(e["node"]["courses"]) == 1 for e in edges)
+    assert json.loads(resp.headers["X-RPC-Calls"]) == {
+        "learning.search_tutors": 1, "identity.get_users": 1, "learning.courses_for_tutors": 1}
+
+
+def test_tutor_search_pages_and_limits(gateway, tutor_setup):
+    body = gateway.gql("{ tutors(first: 101) { edges { node { name } } } }")
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    page = gateway.data("""{ tutors(subject: "gql-maths", first: 1) { edges { cursor node { name courses { title } } }
+                           pageInfo { hasNextPage endCursor } } }""")["tutors"]
+    assert len(page["edges"]) == 1 and page["edges"][0]["node"]["courses"] == [{"title": "Graph theory"}]
+    # public browsing works without a token; identity's user fields need one
+    anon = gateway.gql("""{ tutors(subject: "gql-maths", first: 1) { edges { node { name user { firstName } } } } }""")
+    assert error_codes(anon) == ["UNAUTHENTICATED"] and anon["data"]["tutors"]["edges"][0]["node"]["name"]
+
+
+def test_hardening_limits(gateway):
+    deep = "{ tutors(first: 1) { edges { node { courses { tutor { courses { tutor { courses { tutor { courses { " \
+           "tutor { name } } } } } } } } } } } }"
+    resp = gateway.post(deep)
+    assert resp.status_code == 400 and error_codes(resp.json()) == ["QUERY_TOO_DEEP"]
+    aliases = "{ " + " ".join("a{}: tutors(first: 1) {{ pageInfo {{ hasNextPage }} }}".format(i) for i in range(16)) + " }"
+    resp = gateway.post(aliases)
+    assert resp.status_code == 400 and error_codes(resp.json()) == ["TOO_MANY_ALIASES"]
+    tokens = "{ tutors(first: 1) { pageInfo { " + " ".join(["hasNextPage"] * 2100) + " } } }"
+    resp = gateway.post(tokens)
+    assert resp.status_code == 400 and error_codes(resp.json()) == ["QUERY_TOO_LARGE"]
+    resp = gateway.http.post(gateway.url + "/graphql", data="{" + " " * 200_000 + "}",
+                             headers={"Content-Type": "application/json"})
+    assert resp.status_code == 413 and error_codes(resp.json()) == ["PAYLOAD_TOO_LARGE"]
+    for raw, status in [("not json", 400), (json.dumps({"query": 5}), 400), (json.dumps({"query": "{", }), 400)]:
+        resp = gateway.http.post(gateway.url + "/graphql", data=raw, headers={"Content-Type": "application/json"})
+        assert resp.status_code == status and error_codes(resp.json())
+    resp = gateway.http.get(gateway.url + "/graphql", params={"query": "mutation { logout }"})
+    assert resp.status_code == 405
+    resp = gateway.http.get(gateway.url + "/graphql", params={"query": "{ tutors(first: 1) { pageInfo { hasNextPage } } }"})
+    assert resp.status_code == 200 and resp.json()["data"]["tutors"]["pageInfo"]
+    assert gateway.data("{ __schema { queryType { name } } }")["__schema"]["queryType"]["name"] == "Query"
+    bad_token = gateway.gql("{ me { id } }", token="not.a.jwt")
+    assert error_codes(bad_token) == ["UNAUTHENTICATED"]
+
+
+def test_time_budget_and_introspection_switch(platform):
+    url = start_gateway(platform, "gateway-strict", GATEWAY_TIME_BUDGET="0", GATEWAY_INTROSPECTION="false")
+    strict = requests.Session()
+    body = strict.post(url + "/graphql", json={"query": "{ tutors(first: 1) { pageInfo { hasNextPage } } }"},
+                       timeout=10).json()
+    assert error_codes(body) == ["TIMEOUT"]
+    resp = strict.post(url + "/graphql", json={"query": "{ __schema { queryType { name } } }"}, timeout=10)
+    assert resp.status_code == 400 and "introspection" in resp.json()["errors"][0]["message"].lower()
+    platform.stop("gateway-strict")
+
+
+def test_healthz_reports_every_service(gateway):
+    report = gateway.http.get(gateway.url + "/healthz", timeout=30).json()
+    assert report["status"] == "ok" and set(report["services"]) == set(SERVICES)
+
+
+def test_learning_down_gives_partial_data_not_a_failure(gateway, platform, learning_db, amqp_uri):
+    """Runs last in this module: it stops learning, then starts it again."""
+    from scripts.platformctl import wait_healthy
+    tutor, token, _ = signed_up(gateway, learning_db, "tutor")
+    platform.stop("learning")
+    try:
+        started = time.monotonic()
+        resp = gateway.post("{ me { firstName tutorProfile { hourlyRate } enrolledCourses { title } } }", token=token)
+        elapsed = time.monotonic() - started
+        assert resp.status_code == 200
+        body = resp.json()
+        assert body["data"]["me"]["firstName"] == "Ada"
+        assert body["data"]["me"]["tutorProfile"] is None
+        assert {tuple(e["path"]) for e in body["errors"]} == {("me", "tutorProfile"), ("me", "enrolledCourses")}
+        assert set(error_codes(body)) == {"SERVICE_UNAVAILABLE"}
+        assert elapsed < 3.5, elapsed  # one 2 s RPC timeout, not one per field
+        health = gateway.http.get(gateway.url + "/healthz", timeout=30)
+        assert health.status_code == 503 and health.json()["services"]["learning"]["status"] == "unavailable"
+    finally:
+        platform.start("learning")
+        wait_healthy(["learning"], uri=amqp_uri, timeout=60)
