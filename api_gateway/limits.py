@@ -22,7 +22,11 @@ def _depth(selection_set, fragments, depth, seen):
         return depth
     deepest = depth
     for sel in selection_set.selections:
-        if isinstance(sel, FieldNode):
+        if isinstance(sel, FieldNode) and sel.name.value.startswith("__"):
+            # Introspection costs no RPC, and GraphiQL's own schema query is
+            # 15 levels deep; GATEWAY_INTROSPECTION=false switches it off.
+            deeper = depth
+        elif isinstance(sel, FieldNode):
             deeper = _depth(sel.selection_set, fragments, depth + 1, seen) if sel.selection_set else depth + 1
         elif isinstance(sel, InlineFragmentNode):
             deeper = _depth(sel.selection_set, fragments, depth, seen)

@@ -80,3 +80,15 @@ load_secrets() {
   fi
   set -a; source "$file"; set +a
 }
+
+# Debian's Chromium for the GraphiQL browser check (tests/e2e).
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Chromium for the browser test"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+      || echo "note: could not install chromium; the browser test will fail" >&2
+  else
+    echo "note: chromium is not installed and cannot be installed here; the browser test will fail" >&2
+  fi
+}

@@ -98,3 +98,15 @@ def test_each_service_has_its_own_base_and_migrations(service):
             assert models.Base is not other_base
     assert os.path.isfile(os.path.join(SERVICES_DIR, service, "migrations", "env.py"))
     assert os.path.isfile(os.path.join(ROOT, "config", service + ".yaml"))
+
+
+def test_gateway_reaches_services_only_by_rpc():
+    """The gateway may use the shared contracts in services.common (errors,
+    token checking, config) but no service's package: no models, no database."""
+    offences = ["{} imports services.{}".format(os.path.relpath(p, ROOT), s)
+                for p in python_files(os.path.join(ROOT, "api_gateway"))
+                for s in service_packages_imported(p) - {"common"}]
+    assert not offences, offences
+    for path in python_files(os.path.join(ROOT, "api_gateway")):
+        source = open(path).read()
+        assert "sqlalchemy" not in source and "psycopg2" not in source, path
