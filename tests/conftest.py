@@ -8,9 +8,7 @@ import eventlet
 eventlet.monkey_patch()  # before psycopg2, kombu and nameko are imported (DESIGN.md §3)
 
 import os  # noqa: E402
-import secrets  # noqa: E402
 import shutil  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import uuid  # noqa: E402
 
@@ -19,25 +17,15 @@ import pytest  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from services.common import migrations, provision  # noqa: E402
-from services.common.config import SERVICES, db_settings  # noqa: E402
+from scripts.throwaway import Throwaway  # noqa: E402
+from services.common.config import SERVICES  # noqa: E402
 
 RUN_ID = uuid.uuid4().hex[:8]
-VHOST = "edtech-test-" + RUN_ID
-
-
-def _rabbitmqctl(*args):
-    return subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, text=True, timeout=60)
+THROWAWAY = Throwaway("t" + RUN_ID)
 
 
 def _configure_test_environment():
-    for service in SERVICES:
-        prefix = service.upper() + "_DB_"
-        os.environ[prefix + "NAME"] = "edtech_{}_t{}".format(service, RUN_ID)
-        os.environ[prefix + "USER"] = "edtech_{}_t{}".format(service, RUN_ID)
-        os.environ[prefix + "PASSWORD"] = "pw_{}_{}".format(service, RUN_ID)
-    os.environ["AMQP_URI"] = "pyamqp://guest:guest@127.0.0.1:5672/" + VHOST
-    os.environ.setdefault("AUTH_JWT_SECRET", secrets.token_urlsafe(32))
+    THROWAWAY.configure()
     # Tests read verification and reset tokens from responses: there is no mail sender.
     os.environ["IDENTITY_EXPOSE_TOKENS"] = "1"
     # Fast retries, so the dead-letter tests take seconds, not minutes.
@@ -50,27 +38,19 @@ def _configure_test_environment():
 def databases():
     """Six throwaway databases, one role each, migrated to head."""
     _configure_test_environment()
-    made = []
     try:
-        for service in SERVICES:
-            settings = db_settings(service)
-            provision.ensure_service_database(settings)
-            made.append(settings)
-            migrations.upgrade(service)
-        yield {s.service: s for s in made}
+        yield THROWAWAY.create_databases()
     finally:
-        for settings in made:
-            provision.drop_service_database(settings)
+        THROWAWAY.drop_databases()
 
 
 @pytest.fixture(scope="session")
 def amqp_uri(databases):
     if not shutil.which("rabbitmqctl"):
         pytest.fail("rabbitmqctl is needed to make the test vhost")
-    _rabbitmqctl("add_vhost", VHOST)
-    _rabbitmqctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
+    THROWAWAY.create_vhost()
     yield os.environ["AMQP_URI"]
-    _rabbitmqctl("delete_vhost", VHOST)
+    THROWAWAY.drop_vhost()
 
 
 @pytest.fixture(scope="session")

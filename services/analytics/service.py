@@ -1,24 +1,19 @@
 """Analytics service entrypoints."""
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 
 from services.analytics import event_log
 from services.analytics.models import Base, FailedEvent, InboxEvent
 from services.common.db import ServiceDatabase
-from services.common.health import health_report
+from services.common.health import HealthRpc
 from services.common.inbox import DeadLetterRpc, Inbox, follows
 
 
-class AnalyticsService(DeadLetterRpc):
+class AnalyticsService(HealthRpc, DeadLetterRpc):
     name = "analytics"
 
     db = ServiceDatabase("analytics", Base)
     config = Config()
     inbox = Inbox(InboxEvent, FailedEvent, event_log.HANDLERS)
-
-    @rpc
-    def health(self):
-        return health_report(self.name, self.db.session, self.config)
 
     @follows("identity", "user_created")
     def on_user_created(self, envelope):

@@ -36,6 +36,9 @@ class InboxMixin:
     handler: Mapped[str] = mapped_column(String(200), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(100), nullable=False)
     processed_at = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    # Which instance applied it (host:pid): shows how a shared queue spread
+    # the events when a service runs more than once.
+    consumer: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class FailedEventMixin:

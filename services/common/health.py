@@ -2,6 +2,7 @@
 import socket
 
 from kombu import Connection
+from nameko.rpc import rpc
 
 from services.common.config import amqp_uri
 from services.common.db import database_status
@@ -26,3 +27,17 @@ def health_report(service, session, config):
         "broker": broker,
         "host": socket.gethostname(),
     }
+
+
+class HealthRpc:
+    """``health`` and ``ping``, answered by every service. Needs the
+    service's ``db`` (ServiceDatabase) and ``config`` (nameko Config)."""
+
+    @rpc
+    def health(self):
+        return health_report(self.name, self.db.session, self.config)
+
+    @rpc
+    def ping(self):
+        """The cheapest round trip: no database, no broker check."""
+        return "pong"

@@ -11,6 +11,8 @@ silence: the AMQP message is acked only once the effect or the failure is
 committed.
 """
 import logging
+import os
+import socket
 import traceback
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -28,6 +30,8 @@ from services.common.db import make_engine
 from services.common.errors import BadInput, NotFound
 
 log = logging.getLogger(__name__)
+
+CONSUMER = "{}:{}".format(socket.gethostname(), os.getpid())
 
 
 class EnvelopeSchema(Schema):
@@ -79,7 +83,7 @@ class InboxService:
         session = self.Session()
         try:
             done = session.execute(insert(self.inbox_model).values(
-                event_id=env["event_id"], handler=name, event_type=env["event_type"])
+                event_id=env["event_id"], handler=name, event_type=env["event_type"], consumer=CONSUMER)
                 .on_conflict_do_nothing().returning(self.inbox_model.event_id)).first()
             outcome = "duplicate" if done is None else "applied"
             if done is not None:

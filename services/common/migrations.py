@@ -112,3 +112,12 @@ def drop_event_store(op):
     op.drop_table('inbox')
     op.drop_index('ix_failed_events_status', table_name='failed_events')
     op.drop_table('failed_events')
+
+
+def add_inbox_consumer(op):
+    """0002 of every service: record which instance applied each event."""
+    op.add_column('inbox', sa.Column('consumer', sa.String(length=100), nullable=True))
+
+
+def drop_inbox_consumer(op):
+    op.drop_column('inbox', 'consumer')

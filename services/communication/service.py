@@ -1,24 +1,19 @@
 """Communication service entrypoints."""
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 
 from services.common.db import ServiceDatabase
-from services.common.health import health_report
+from services.common.health import HealthRpc
 from services.common.inbox import DeadLetterRpc, Inbox, follows
 from services.communication import welcome
 from services.communication.models import Base, FailedEvent, InboxEvent
 
 
-class CommunicationService(DeadLetterRpc):
+class CommunicationService(HealthRpc, DeadLetterRpc):
     name = "communication"
 
     db = ServiceDatabase("communication", Base)
     config = Config()
     inbox = Inbox(InboxEvent, FailedEvent, welcome.HANDLERS)
-
-    @rpc
-    def health(self):
-        return health_report(self.name, self.db.session, self.config)
 
     @follows("identity", "user_created")
     def on_user_created(self, envelope):

@@ -6,7 +6,7 @@ from nameko.rpc import rpc
 
 from services.common.auth import Auth
 from services.common.db import ServiceDatabase
-from services.common.health import health_report
+from services.common.health import HealthRpc
 from services.common.outbox import Outbox
 from services.common.validation import load, parse_uuid, parse_uuid_list
 from services.identity import tokens, users
@@ -26,17 +26,13 @@ def expose_tokens():
     return os.environ.get("IDENTITY_EXPOSE_TOKENS") == "1"
 
 
-class IdentityService:
+class IdentityService(HealthRpc):
     name = "identity"
 
     db = ServiceDatabase("identity", Base)
     config = Config()
     auth = Auth()
     outbox = Outbox(OutboxEvent)
-
-    @rpc
-    def health(self):
-        return health_report(self.name, self.db.session, self.config)
 
     @rpc
     def register(self, payload):

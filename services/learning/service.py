@@ -6,7 +6,7 @@ from nameko.rpc import RpcProxy, rpc
 from services.common.auth import Auth, issue_service_token
 from services.common.db import ServiceDatabase
 from services.common.errors import BadInput
-from services.common.health import health_report
+from services.common.health import HealthRpc
 from services.common.inbox import DeadLetterRpc, Inbox, follows
 from services.common.outbox import Outbox
 from services.common.validation import load, parse_uuid, parse_uuid_list
@@ -19,7 +19,7 @@ from services.learning.schemas import (AvailabilitySchema, BookLessonSchema, Can
 TUTOR, STUDENT, ADMIN = {"tutor"}, {"student"}, {"admin"}
 
 
-class LearningService(DeadLetterRpc):
+class LearningService(HealthRpc, DeadLetterRpc):
     name = "learning"
 
     db = ServiceDatabase("learning", Base)
@@ -28,10 +28,6 @@ class LearningService(DeadLetterRpc):
     outbox = Outbox(OutboxEvent)
     inbox = Inbox(InboxEvent, FailedEvent, user_copies.HANDLERS)
     identity = RpcProxy("identity")
-
-    @rpc
-    def health(self):
-        return health_report(self.name, self.db.session, self.config)
 
     # Identity's user events keep learning's copies of users current.
 

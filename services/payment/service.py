@@ -1,18 +1,14 @@
 """Payment service entrypoints."""
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 
 from services.common.db import ServiceDatabase
-from services.common.health import health_report
+from services.common.health import HealthRpc
 from services.payment.models import Base
 
 
-class PaymentService:
+class PaymentService(HealthRpc):
     name = "payment"
 
     db = ServiceDatabase("payment", Base)
     config = Config()
 
-    @rpc
-    def health(self):
-        return health_report(self.name, self.db.session, self.config)

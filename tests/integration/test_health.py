@@ -11,3 +11,8 @@ def test_health_reports_database_and_broker(platform, rpc, databases, service):
     assert report["database"] == "ok"
     assert report["broker"] == "ok"
     assert report["status"] == "ok"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_ping_is_the_cheapest_round_trip(platform, rpc, service):
+    assert getattr(rpc, service).ping() == "pong"

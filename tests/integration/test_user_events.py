@@ -1,5 +1,6 @@
 """Identity's user events reach learning, analytics and communication, and
 are not lost, duplicated or reordered under real faults."""
+import re
 import subprocess
 import uuid
 
@@ -67,6 +68,8 @@ def test_same_event_twice_is_applied_once(platform, amqp_uri, dbs):
     wait_for(lambda: student_copy(dbs, uid), message="copy")
     eventlet.sleep(1.0)  # give the second delivery time to be (not) applied
     assert dbs["learning"].scalar("SELECT count(*) FROM inbox WHERE event_id = :e", e=env["event_id"]) == 1
+    consumer = dbs["learning"].scalar("SELECT consumer FROM inbox WHERE event_id = :e", e=env["event_id"])
+    assert re.fullmatch(r".+:\d+", consumer)  # host:pid of the instance that applied it
     assert dbs["analytics"].scalar("SELECT count(*) FROM analytics_events WHERE user_id = :u", u=uid) == 1
     assert dbs["communication"].scalar("SELECT count(*) FROM notifications WHERE user_id = :u", u=uid) == 1
 
