@@ -17,6 +17,7 @@ import os  # noqa: E402
 import platform as host  # noqa: E402
 import random  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -198,23 +199,32 @@ class Bench:
                 raise RuntimeError("timed out waiting for " + what)
             time.sleep(0.2)
 
+    def in_batches(self, calls, size=50):
+        """Run RPCs ``size`` at a time: a flood of thousands at once would
+        only measure queueing."""
+        results = []
+        for start in range(0, len(calls), size):
+            pending = [method.call_async(*args) for method, args in calls[start:start + size]]
+            results.extend(p.result() for p in pending)
+        return results
+
     def make_marketplace(self):
         say("tutor profiles, availability, courses and {} lessons".format(self.sizes["lessons"]))
         week = {"slots": [{"day_of_week": d, "start_time": "00:00", "end_time": "23:59"} for d in range(7)]}
-        calls, self.courses = [], []
+        learning = self.rpc.learning
+        calls = []
         for uid in self.tutors:
-            token = self.tokens[uid]
-            calls.append(self.rpc.learning.set_tutor_profile.call_async(token, {
+            calls.append((learning.set_tutor_profile, (self.tokens[uid], {
                 "hourly_rate": self.rng.randrange(1500, 9000, 100), "currency": "EUR",
-                "subjects": self.rng.sample(SUBJECTS, 2), "languages": self.rng.sample(LANGUAGES, 2)}))
-            calls.append(self.rpc.learning.set_availability.call_async(token, week))
-        for call in calls:
-            call.result()
-        calls = [self.rpc.learning.create_course.call_async(self.tokens[uid], {
-            "title": "{} {}".format(self.rng.choice(SUBJECTS).title(), n + 1), "price": self.rng.randrange(1000, 9000, 500),
-            "currency": "EUR", "duration": self.rng.choice([30, 45, 60, 90])})
+                "subjects": self.rng.sample(SUBJECTS, 2), "languages": self.rng.sample(LANGUAGES, 2)})))
+            calls.append((learning.set_availability, (self.tokens[uid], week)))
+        self.in_batches(calls)
+        courses = [(learning.create_course, (self.tokens[uid], {
+            "title": "{} {}".format(self.rng.choice(SUBJECTS).title(), n + 1),
+            "price": self.rng.randrange(1000, 9000, 500), "currency": "EUR",
+            "duration": self.rng.choice([30, 45, 60, 90])}))
             for uid in self.tutors for n in range(self.rng.randint(1, 3))]
-        self.courses = [c.result()["id"] for c in calls]
+        self.courses = [c["id"] for c in self.in_batches(courses)]
         booked = 0
         for _ in range(self.sizes["lessons"]):
             student, course = self.rng.choice(self.students), self.rng.choice(self.courses)
@@ -535,6 +545,8 @@ def main(argv=None):
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     bench = Bench(QUICK if args.quick else FULL)
+    # Ctrl-C or a SIGTERM still drops the throwaway databases and vhost.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.perf_counter()
     try:
         bench.start()

@@ -4,7 +4,10 @@ from sqlalchemy import create_engine, text
 
 from services.common.config import db_settings
 
-ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+# A service runs at most max_workers (10) workers at once, so 10 connections
+# cover it; six services and their event machinery must fit in PostgreSQL's
+# default max_connections of 100 on one development server.
+ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
 
 
 class ServiceDatabase(Database):

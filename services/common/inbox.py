@@ -209,7 +209,9 @@ class Inbox(DependencyProvider):
 
     def setup(self):
         config = self.container.config
-        self.engine = make_engine(self.container.service_name)
+        # Event workers are a share of the same max_workers: a small pool
+        # that can grow keeps idle connections down.
+        self.engine = make_engine(self.container.service_name, pool_size=2, max_overflow=8)
         self.inbox = InboxService(
             self.container.service_name, sessionmaker(bind=self.engine), self.inbox_model, self.failed_model,
             self.handlers, max_attempts=int(config.get("EVENT_MAX_ATTEMPTS", 5)),

@@ -66,7 +66,7 @@ class Relay:
         self.service, self.model, self.uri = service, model, uri
         self.poll_interval = poll_interval
         self.exchange = events_exchange(service)
-        self.engine = make_engine(service, pool_size=2, max_overflow=0)
+        self.engine = make_engine(service, pool_size=1, max_overflow=1)
         self.Session = sessionmaker(bind=self.engine)
         self._wakeup = Event()
         self._running = False
