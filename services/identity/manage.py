@@ -8,6 +8,7 @@ the same code path as ``register``: the user and its ``user_created`` event
 commit together, and the running service's relay publishes the event.
 """
 import argparse
+import getpass
 import os
 import sys
 
@@ -35,6 +36,13 @@ def create_admin(email, first_name, last_name, password):
         engine.dispose()
 
 
+def _read_password():
+    """From a prompt that does not echo, or the first line of piped input."""
+    if sys.stdin.isatty():
+        return getpass.getpass("Password for the new admin: ")
+    return sys.stdin.readline().rstrip("\n")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m services.identity.manage")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -43,7 +51,7 @@ def main(argv=None):
     admin.add_argument("--first-name", required=True)
     admin.add_argument("--last-name", required=True)
     args = parser.parse_args(argv)
-    password = os.environ.get("IDENTITY_ADMIN_PASSWORD") or sys.stdin.readline().rstrip("\n")
+    password = os.environ.get("IDENTITY_ADMIN_PASSWORD") or _read_password()
     try:
         user = create_admin(args.email, args.first_name, args.last_name, password)
     except ServiceError as exc:

@@ -1,13 +1,41 @@
-"""marshmallow payload schemas for identity's RPC entrypoints."""
+"""marshmallow payload schemas for identity's RPC entrypoints.
+
+``services.common.validation.load`` runs them and turns their messages into
+``BadInput`` with field details. Every string that reaches PostgreSQL is
+checked here for NUL characters too, which PostgreSQL cannot store: without
+the check they would fail at the database as a 500, not as bad input.
+"""
 import json
+import math
+import unicodedata
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates, validates_schema
 
-NAME = validate.Length(min=1, max=100)
-PASSWORD = validate.Length(min=10, max=128)
+ROLES = ("student", "tutor", "admin")
+SELF_REGISTER_ROLES = ("student", "tutor")
+STATUSES = ("active", "suspended", "deactivated")
+MAX_OBJECT_KEYS = 50
+MAX_OBJECT_BYTES = 10_000
+MAX_OBJECT_DEPTH = 10
+
+
+def _no_control_characters(value):
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValidationError("Must not contain control characters.")
+
+
+def _no_nul(value):
+    if "\x00" in value:
+        raise ValidationError("Must not contain NUL characters.")
+
+
+NAME = [validate.Length(min=1, max=100), _no_control_characters]
+PASSWORD = validate.Length(min=10, max=128)  # never stored, so any character may be in it
+TOKEN = validate.Length(min=1, max=200)
 
 
 class Strict(Schema):
+    """Unknown fields are refused, not ignored: a misspelt field is a bug."""
     class Meta:
         unknown = RAISE
 
@@ -24,6 +52,9 @@ def _strip(data, *names):
 class EmailField(fields.Email):
     """Trimmed and lower-cased before it is checked, so one address is one user."""
 
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Length(max=254), **kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str):
             value = value.strip().lower()
@@ -31,12 +62,12 @@ class EmailField(fields.Email):
 
 
 class RegisterSchema(Strict):
-    email = EmailField(required=True, validate=validate.Length(max=254))
+    email = EmailField(required=True)
     password = fields.String(required=True, validate=PASSWORD)
     first_name = fields.String(required=True, validate=NAME)
     last_name = fields.String(required=True, validate=NAME)
     role = fields.String(required=True, validate=validate.OneOf(
-        ["student", "tutor"], error="Must be student or tutor (admins cannot self-register)."))
+        SELF_REGISTER_ROLES, error="Must be student or tutor (admins cannot self-register)."))
 
     @pre_load
     def _trim(self, data, **kwargs):
@@ -44,45 +75,74 @@ class RegisterSchema(Strict):
 
 
 class AdminSchema(RegisterSchema):
+    """For the create-admin command only; no RPC accepts it."""
     role = fields.String(load_default="admin", validate=validate.OneOf(["admin"]))
 
 
 class LoginSchema(Strict):
-    email = EmailField(required=True, validate=validate.Length(max=254))
+    email = EmailField(required=True)
     password = fields.String(required=True, validate=validate.Length(min=1, max=128))
 
 
 class RefreshSchema(Strict):
-    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    refresh_token = fields.String(required=True, validate=TOKEN)
 
 
 class TokenSchema(Strict):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    token = fields.String(required=True, validate=TOKEN)
 
 
 class PasswordResetRequestSchema(Strict):
-    email = EmailField(required=True, validate=validate.Length(max=254))
+    email = EmailField(required=True)
 
 
 class PasswordResetSchema(Strict):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    token = fields.String(required=True, validate=TOKEN)
     new_password = fields.String(required=True, validate=PASSWORD)
 
 
 def _small_object(value):
-    if len(value) > 50:
-        raise ValidationError("At most 50 keys.")
-    if len(json.dumps(value)) > 10_000:
-        raise ValidationError("At most 10 KB.")
+    """A JSON object small enough to keep in a profile row, and storable in
+    JSONB (no NUL, no NaN or infinity)."""
+    if len(value) > MAX_OBJECT_KEYS:
+        raise ValidationError("At most {} keys.".format(MAX_OBJECT_KEYS))
+    _check_json_values(value)
+    if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_OBJECT_BYTES:
+        raise ValidationError("At most {} bytes as JSON.".format(MAX_OBJECT_BYTES))
+
+
+def _check_json_values(root):
+    """Iterative, so a deeply nested value cannot exhaust the stack."""
+    pending = [(root, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_OBJECT_DEPTH:
+            raise ValidationError("Nested more than {} levels deep.".format(MAX_OBJECT_DEPTH))
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    raise ValidationError("Must not contain NUL characters.")
+                pending.append((item, depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and "\x00" in value:
+            raise ValidationError("Must not contain NUL characters.")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError("Numbers must be finite.")
+
+
+def _json_object():
+    return fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=100)), validate=_small_object)
 
 
 class UpdateUserSchema(Strict):
-    email = EmailField(validate=validate.Length(max=254))
+    """Partial: only the fields given change; at least one is needed."""
+    email = EmailField()
     first_name = fields.String(validate=NAME)
     last_name = fields.String(validate=NAME)
-    bio = fields.String(validate=validate.Length(max=5000))
-    preferences = fields.Dict(keys=fields.String(validate=validate.Length(max=100)), validate=_small_object)
-    settings = fields.Dict(keys=fields.String(validate=validate.Length(max=100)), validate=_small_object)
+    bio = fields.String(validate=[validate.Length(max=5000), _no_nul])
+    preferences = _json_object()
+    settings = _json_object()
 
     @pre_load
     def _trim(self, data, **kwargs):
@@ -95,13 +155,13 @@ class UpdateUserSchema(Strict):
 
 
 class StatusSchema(Strict):
-    status = fields.String(required=True, validate=validate.OneOf(["active", "suspended", "deactivated"]))
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
 
 
 class ListUsersSchema(Strict):
     cursor = fields.String(load_default=None, validate=validate.Length(max=200))
     limit = fields.Integer(strict=True, load_default=50, validate=validate.Range(min=1, max=500))
-    role = fields.String(load_default=None, validate=validate.OneOf(["student", "tutor", "admin"]))
+    role = fields.String(load_default=None, validate=validate.OneOf(ROLES))
 
     @validates("cursor")
     def _not_blank(self, value, **kwargs):

@@ -1,4 +1,6 @@
-"""Identity service entrypoints: validate, check the token, hand over."""
+"""Identity service entrypoints: check the token, validate the payload, hand
+over to the module that owns the rule (users, sessions). Each call is one
+transaction; a user error raises a typed error from services.common.errors."""
 import os
 
 from nameko.dependency_providers import Config
@@ -9,21 +11,23 @@ from services.common.db import ServiceDatabase
 from services.common.health import HealthRpc
 from services.common.outbox import Outbox
 from services.common.validation import load, parse_uuid, parse_uuid_list
-from services.identity import tokens, users
-from services.identity.models import Base, OutboxEvent, TokenType
-from services.identity.passwords import hash_password
+from services.identity import sessions, users
+from services.identity.models import Base, OutboxEvent
 from services.identity.schemas import (ListUsersSchema, LoginSchema, PasswordResetRequestSchema,
                                        PasswordResetSchema, RefreshSchema, RegisterSchema, StatusSchema,
                                        TokenSchema, UpdateUserSchema)
 
-ADMIN_OR_SERVICE = {"admin", "service"}
+ADMIN, ADMIN_OR_SERVICE = {"admin"}, {"admin", "service"}
 
 
-def expose_tokens():
-    """There is no mail sender yet: with IDENTITY_EXPOSE_TOKENS=1 (tests,
-    local development) the verification and reset tokens that would be
-    mailed are returned in the response instead."""
-    return os.environ.get("IDENTITY_EXPOSE_TOKENS") == "1"
+def with_mailed_token(result, key, raw):
+    """There is no mail sender yet. The verification and reset tokens that
+    would be mailed are returned under ``key`` only when the identity process
+    runs with IDENTITY_EXPOSE_TOKENS=1 (tests, local development); otherwise
+    they would let anyone verify an address or reset a password they do not own."""
+    if raw is not None and os.environ.get("IDENTITY_EXPOSE_TOKENS") == "1":
+        return dict(result, **{key: raw})
+    return result
 
 
 class IdentityService(HealthRpc):
@@ -34,61 +38,49 @@ class IdentityService(HealthRpc):
     auth = Auth()
     outbox = Outbox(OutboxEvent)
 
+    # Accounts and credentials -----------------------------------------------
+
     @rpc
     def register(self, payload):
         data = load(RegisterSchema(), payload)
-        session = self.db.session
-        user = users.create(session, self.outbox, data)
-        verification = tokens.issue(session, user.id, TokenType.email_verification)
-        session.commit()
-        view = users.user_view(user, users.as_self(user))
-        return dict(view, verification_token=verification) if expose_tokens() else view
+        view, raw = users.register(self.db.session, self.outbox, data)
+        return with_mailed_token(view, "verification_token", raw)
 
     @rpc
     def login(self, payload):
         data = load(LoginSchema(), payload)
-        return tokens.login(self.db.session, data["email"], data["password"])
+        return sessions.login(self.db.session, data["email"], data["password"])
 
     @rpc
     def refresh(self, payload):
-        return tokens.refresh(self.db.session, load(RefreshSchema(), payload)["refresh_token"])
+        data = load(RefreshSchema(), payload)
+        return sessions.refresh(self.db.session, data["refresh_token"])
 
     @rpc
     def logout(self, token):
-        tokens.logout(self.db.session, self.auth.require(token))
+        sessions.logout(self.db.session, self.auth.require(token))
         return {"ok": True}
 
     @rpc
     def verify_email(self, payload):
-        session = self.db.session
-        user = tokens.use_single_use(session, load(TokenSchema(), payload)["token"], TokenType.email_verification)
-        user.email_verified_at = user.email_verified_at or tokens.now()
-        session.commit()
+        data = load(TokenSchema(), payload)
+        sessions.verify_email(self.db.session, data["token"])
         return {"ok": True}
 
     @rpc
     def request_password_reset(self, payload):
-        """Always ``ok``, so the answer does not tell who has an account."""
-        email = load(PasswordResetRequestSchema(), payload)["email"]
-        session = self.db.session
-        user = users.user_by_email(session, email)
-        result = {"ok": True}
-        if user is not None:
-            raw = tokens.issue(session, user.id, TokenType.password_reset)
-            session.commit()
-            if expose_tokens():
-                result["reset_token"] = raw
-        return result
+        """Always ``{"ok": True}``, so the answer does not tell who has an account."""
+        data = load(PasswordResetRequestSchema(), payload)
+        raw = sessions.request_password_reset(self.db.session, data["email"])
+        return with_mailed_token({"ok": True}, "reset_token", raw)
 
     @rpc
     def reset_password(self, payload):
         data = load(PasswordResetSchema(), payload)
-        session = self.db.session
-        user = tokens.use_single_use(session, data["token"], TokenType.password_reset)
-        user.password_hash = hash_password(data["new_password"])
-        tokens.revoke_all_sessions(session, user.id)
-        session.commit()
+        sessions.reset_password(self.db.session, data["token"], data["new_password"])
         return {"ok": True}
+
+    # Users -------------------------------------------------------------------
 
     @rpc
     def get_user(self, token, user_id):
@@ -115,11 +107,7 @@ class IdentityService(HealthRpc):
 
     @rpc
     def set_status(self, token, user_id, payload):
-        viewer = self.auth.require(token, {"admin"})
-        status = load(StatusSchema(), payload)["status"]
-        session = self.db.session
-        view, changed = users.set_status(session, self.outbox, parse_uuid(user_id, "user_id"), status, viewer)
-        if changed and status != "active":
-            tokens.revoke_all_sessions(session, parse_uuid(user_id, "user_id"))
-        session.commit()
-        return view
+        viewer = self.auth.require(token, ADMIN)
+        user_id = parse_uuid(user_id, "user_id")
+        data = load(StatusSchema(), payload)
+        return users.set_status(self.db.session, self.outbox, user_id, data["status"], viewer)

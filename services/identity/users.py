@@ -1,21 +1,25 @@
-"""Users: registration, reading, changes and status, each change with its
-event written to the outbox in the same transaction."""
+"""Users: registration, reading, changes and status. Each change and its
+event are written to the outbox in one transaction, and each change raises
+the user's ``version`` by one under a row lock, so concurrent changes get
+distinct versions and consumers can drop stale events."""
 import uuid
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.common.auth import Principal
-from services.common.errors import Conflict, NotFound
+from services.common.errors import Conflict, Forbidden, NotFound
 from services.common.paging import decode_cursor, encode_cursor
-from services.identity.models import Role, User, UserProfile, UserStatus
+from services.identity import tokens
+from services.identity.models import Role, TokenType, User, UserProfile, UserStatus
 from services.identity.passwords import hash_password
 
 PROFILE_FIELDS = ("bio", "preferences", "settings")
 
 
 def snapshot(user):
-    """The event payload every user event carries (docs/events.md)."""
+    """The data of every user event, version 1 of the contract (docs/events.md).
+    Other services depend on exactly these keys: add, never rename."""
     return {"user_id": str(user.id), "email": user.email, "first_name": user.first_name,
             "last_name": user.last_name, "role": user.role.value, "status": user.status.value,
             "version": user.version}
@@ -26,39 +30,133 @@ def can_see_email(viewer, user):
 
 
 def user_view(user, viewer=None):
-    profile = user.profile
+    """The public user dict every RPC returns; the email only for those who may see it."""
     return {
         "id": str(user.id), "email": user.email if can_see_email(viewer, user) else None,
         "first_name": user.first_name, "last_name": user.last_name, "role": user.role.value,
         "status": user.status.value, "version": user.version, "email_verified": user.email_verified_at is not None,
         "created_at": user.created_at.isoformat(), "updated_at": user.updated_at.isoformat(),
-        "profile": {"bio": profile.bio if profile else "", "preferences": profile.preferences if profile else {},
-                    "settings": profile.settings if profile else {}},
+        "profile": _profile_view(user.profile),
     }
+
+
+def _profile_view(profile):
+    if profile is None:  # a user inserted by hand, without a profile row
+        return {"bio": "", "preferences": {}, "settings": {}}
+    return {"bio": profile.bio, "preferences": profile.preferences, "settings": profile.settings}
+
+
+def as_self(user):
+    """The principal of the user themself, for views of their own account."""
+    return Principal(user_id=str(user.id), role=user.role.value)
 
 
 def _email_taken():
     return Conflict("an account with this email already exists", {"email": ["Already registered."]})
 
 
+def _flush_or_conflict(session):
+    """The unique index on email decides a race that a read-then-write check
+    would lose: the second writer waits for the first and then fails here."""
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise _email_taken()
+
+
+# Writes -------------------------------------------------------------------
+
 def create(session, outbox, data):
-    """A new user and profile, and ``user_created``; the caller commits."""
+    """A user, an empty profile and ``user_created``, staged in ``session``;
+    the caller commits. ``register`` and the create-admin command share it."""
     user = User(email=data["email"], password_hash=hash_password(data["password"]), first_name=data["first_name"],
                 last_name=data["last_name"], role=Role(data["role"]), status=UserStatus.active, version=1)
     user.profile = UserProfile(bio="", preferences={}, settings={})
     session.add(user)
-    try:
-        session.flush()  # the unique index decides a race between two registrations
-    except IntegrityError:
-        session.rollback()
-        raise _email_taken()
-    session.refresh(user)
+    _flush_or_conflict(session)
+    session.refresh(user)  # the server-set timestamps
     outbox.add(session, "user_created", snapshot(user))
     return user
 
 
+def register(session, outbox, data):
+    """A self-registered user and their email-verification token; returns
+    (view, raw token)."""
+    user = create(session, outbox, data)
+    raw = tokens.issue(session, user.id, TokenType.email_verification)
+    view = user_view(user, as_self(user))
+    session.commit()
+    return view, raw
+
+
+def update(session, outbox, user_id, data, viewer):
+    """Apply the fields that differ; a no-op keeps the version and emits nothing."""
+    user = user_by_id(session, user_id, lock=True)
+    _may_edit(user, viewer)
+    changes = sorted(field for field, value in data.items() if value != _current(user, field))
+    if changes:
+        _apply(user, data, changes)
+        user.version += 1
+        _flush_or_conflict(session)
+        if "email" in changes:
+            # Links mailed to the old address must not verify or reset the new one.
+            tokens.void_pending(session, user.id, TokenType.email_verification, TokenType.password_reset)
+        outbox.add(session, "user_updated", dict(snapshot(user), changes=changes))
+    view = user_view(user, viewer)
+    session.commit()
+    return view
+
+
+def _may_edit(user, viewer):
+    # A suspended user's access token stays valid until it expires; it must
+    # not be enough to keep editing the account.
+    if not viewer.is_admin and user.status != UserStatus.active:
+        raise Forbidden("this account is {}".format(user.status.value))
+
+
+def _current(user, field):
+    if field in PROFILE_FIELDS:
+        return getattr(user.profile, field) if user.profile else None
+    return getattr(user, field)
+
+
+def _apply(user, data, changes):
+    if user.profile is None and any(f in PROFILE_FIELDS for f in changes):
+        user.profile = UserProfile(bio="", preferences={}, settings={})
+    for field in changes:
+        setattr(user.profile if field in PROFILE_FIELDS else user, field, data[field])
+    if "email" in changes:
+        user.email_verified_at = None  # the new address is not verified yet
+
+
+def set_status(session, outbox, user_id, status, viewer):
+    """Suspension and deactivation also end every session at once."""
+    user = user_by_id(session, user_id, lock=True)
+    new = UserStatus(status)
+    if user.status != new:
+        user.status = new
+        user.version += 1
+        session.flush()
+        if new != UserStatus.active:
+            tokens.revoke_all_sessions(session, user.id)
+        outbox.add(session, *_status_event(user))
+    view = user_view(user, viewer)
+    session.commit()
+    return view
+
+
+def _status_event(user):
+    if user.status == UserStatus.deactivated:
+        return "user_deactivated", snapshot(user)
+    return "user_updated", dict(snapshot(user), changes=["status"])
+
+
+# Reads --------------------------------------------------------------------
+
 def user_by_id(session, user_id, lock=False):
     query = select(User).where(User.id == user_id)
+    # ``of=User``: the profile is outer-joined, and PostgreSQL cannot lock the nullable side.
     user = session.execute(query.with_for_update(of=User) if lock else query).unique().scalar()
     if user is None:
         raise NotFound("no such user", {"user_id": ["Unknown user."]})
@@ -69,18 +167,15 @@ def user_by_email(session, email):
     return session.execute(select(User).where(User.email == email)).unique().scalar()
 
 
-def as_self(user):
-    """The principal of the user themself, for views they see of their own account."""
-    return Principal(user_id=str(user.id), role=user.role.value)
-
-
 def users_by_ids(session, user_ids, viewer):
-    rows = session.execute(select(User).where(User.id.in_(user_ids))).unique().scalars()
-    by_id = {u.id: user_view(u, viewer) for u in rows}
-    return [by_id.get(i) for i in user_ids]
+    """One query; results in the order asked, None where an id is unknown."""
+    rows = session.execute(select(User).where(User.id.in_(set(user_ids)))).unique().scalars()
+    by_id = {user.id: user_view(user, viewer) for user in rows}
+    return [by_id.get(user_id) for user_id in user_ids]
 
 
 def list_page(session, viewer, query):
+    """Keyset paging by id: one row more than asked tells whether a next page exists."""
     stmt = select(User).order_by(User.id).limit(query["limit"] + 1)
     if query["role"]:
         stmt = stmt.where(User.role == Role(query["role"]))
@@ -89,46 +184,6 @@ def list_page(session, viewer, query):
         stmt = stmt.where(User.id > after)
     rows = session.execute(stmt).unique().scalars().all()
     page = rows[:query["limit"]]
-    return {"items": [user_view(u, viewer) for u in page],
-            "next_cursor": encode_cursor(page[-1].id) if len(rows) > query["limit"] else None}
-
-
-def update(session, outbox, user_id, data, viewer):
-    """Apply the changes that differ; a no-op emits nothing and keeps the version."""
-    user = user_by_id(session, user_id, lock=True)
-    changes = sorted(k for k, v in data.items() if v != _current(user, k))
-    if not changes:
-        return user_view(user, viewer)
-    for field in changes:
-        setattr(user.profile if field in PROFILE_FIELDS else user, field, data[field])
-    if "email" in changes:
-        user.email_verified_at = None  # the new address is not verified yet
-    user.version += 1
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        raise _email_taken()
-    outbox.add(session, "user_updated", dict(snapshot(user), changes=changes))
-    session.commit()
-    session.refresh(user)
-    return user_view(user, viewer)
-
-
-def _current(user, field):
-    return getattr(user.profile, field) if field in PROFILE_FIELDS else getattr(user, field)
-
-
-def set_status(session, outbox, user_id, status, viewer):
-    user = user_by_id(session, user_id, lock=True)
-    new = UserStatus(status)
-    if user.status == new:
-        return user_view(user, viewer), False
-    user.status = new
-    user.version += 1
-    session.flush()
-    if new == UserStatus.deactivated:
-        outbox.add(session, "user_deactivated", snapshot(user))
-    else:
-        outbox.add(session, "user_updated", dict(snapshot(user), changes=["status"]))
-    return user_view(user, viewer), True
+    more = len(rows) > query["limit"]
+    return {"items": [user_view(user, viewer) for user in page],
+            "next_cursor": encode_cursor(page[-1].id) if more else None}

@@ -1,0 +1,105 @@
+"""Credentials: login, refresh rotation, logout, email verification and
+password reset. Each function is one transaction and commits it."""
+from services.common.auth import ACCESS_TOKEN_TTL, issue_access_token
+from services.common.errors import Forbidden, Unauthenticated
+from services.identity import tokens
+from services.identity.models import TokenType, User, UserStatus
+from services.identity.passwords import hash_password, needs_rehash, verify_password
+from services.identity.users import as_self, user_by_email, user_view
+
+WRONG_CREDENTIALS = "wrong email or password"
+
+
+def _token_pair(session, user, session_id):
+    return {"access_token": issue_access_token(user.id, user.role.value, session_id),
+            "refresh_token": tokens.issue(session, user.id, TokenType.refresh, session_id),
+            "token_type": "Bearer", "expires_in": ACCESS_TOKEN_TTL}
+
+
+def _must_be_active(user):
+    if user.status != UserStatus.active:
+        raise Forbidden("this account is {}".format(user.status.value))
+
+
+def login(session, email, password):
+    user = user_by_email(session, email)
+    # One message, and the same argon2 work, whether or not the email exists:
+    # the answer must not tell who has an account.
+    if not verify_password(user.password_hash if user else None, password):
+        raise Unauthenticated(WRONG_CREDENTIALS)
+    _must_be_active(user)
+    if needs_rehash(user.password_hash):  # the cost parameters were raised since
+        user.password_hash = hash_password(password)
+    user_session = tokens.start_session(session, user.id)
+    result = dict(_token_pair(session, user, user_session.session_id), user=user_view(user, as_self(user)))
+    session.commit()
+    return result
+
+
+def refresh(session, raw):
+    """Rotate: the refresh token is spent and a new pair issued. A spent one
+    presented again means two parties hold it, so the session is revoked."""
+    user_session = tokens.lock_session_of_refresh_token(session, raw)
+    token = tokens.claim(session, raw, TokenType.refresh) if user_session else None
+    if token is None:
+        raise Unauthenticated("the refresh token is invalid")
+    if not tokens.session_is_live(user_session) or token.expires_at <= tokens.now():
+        raise Unauthenticated("the session has expired or was ended")
+    if token.used_at is not None:
+        tokens.revoke_session(session, user_session.session_id)
+        session.commit()
+        raise Unauthenticated("the refresh token was already used; the session has been ended")
+    user = session.get(User, token.user_id)
+    _must_be_active(user)
+    token.used_at = tokens.now()
+    result = _token_pair(session, user, user_session.session_id)
+    session.commit()
+    return result
+
+
+def logout(session, principal):
+    """Ends the caller's session and spends its refresh tokens. The access
+    token itself stays valid until it expires (15 minutes): services check it
+    by signature alone, without a lookup here."""
+    if principal.is_service:
+        raise Forbidden("a service token has no session to end")
+    session_id = tokens.parse_session_id(principal.session_id)
+    if session_id is None:
+        raise Unauthenticated("the access token names no session")
+    tokens.revoke_session(session, session_id)
+    session.commit()
+
+
+def _spend(session, raw, kind):
+    """Spend a single-use token; returns its user, locked first, as
+    update_user locks it before voiding the user's tokens."""
+    user = tokens.lock_owner(session, raw, kind)
+    tokens.spend(session, raw, kind)
+    return user
+
+
+def verify_email(session, raw):
+    user = _spend(session, raw, TokenType.email_verification)
+    user.email_verified_at = user.email_verified_at or tokens.now()
+    session.commit()
+
+
+def request_password_reset(session, email):
+    """The raw reset token, or None when no account has this email; the
+    caller answers the same either way."""
+    user = user_by_email(session, email)
+    if user is None:
+        return None
+    raw = tokens.issue(session, user.id, TokenType.password_reset)
+    session.commit()
+    return raw
+
+
+def reset_password(session, raw, new_password):
+    """Single use; spends the user's other reset links and ends every session,
+    since whoever had the old password may be logged in."""
+    user = _spend(session, raw, TokenType.password_reset)
+    user.password_hash = hash_password(new_password)
+    tokens.void_pending(session, user.id, TokenType.password_reset)
+    tokens.revoke_all_sessions(session, user.id)
+    session.commit()
