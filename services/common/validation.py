@@ -18,10 +18,25 @@ def load(schema, payload, partial=False):
                 for k, v in payload.items() if isinstance(v, str) and len(v) > MAX_STRING}
     if too_long:
         raise BadInput("invalid input", too_long)
+    # PostgreSQL cannot store NUL in text: refuse it here, in any service,
+    # rather than let the database fail with a raw error.
+    with_nul = {str(k): ["Must not contain NUL characters."] for k, v in payload.items() if _has_nul(v)}
+    if with_nul:
+        raise BadInput("invalid input", with_nul)
     try:
         return schema.load(payload, partial=partial)
     except ValidationError as exc:
         raise BadInput("invalid input", _flatten(exc.messages))
+
+
+def _has_nul(value):
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _flatten(messages):

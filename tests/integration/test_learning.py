@@ -188,6 +188,8 @@ def test_course_rules(platform, rpc, people, learning_db):
                            ({"title": "x", "price": 100, "duration": 5}, "duration"),
                            ({"title": "", "price": 100, "duration": 60}, "title"),
                            ({"title": "x" * 201, "price": 100, "duration": 60}, "title"),
+                           ({"title": "nul\x00", "price": 100, "duration": 60}, "title"),
+                           ({"title": "x" * (1024 * 1024), "price": 100, "duration": 60}, "title"),
                            ({"title": "x", "price": 100, "duration": 60, "currency": "euro"}, "currency")]:
         with pytest.raises(BadInput) as caught:
             rpc.learning.create_course(tutor.token, payload)
