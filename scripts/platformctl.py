@@ -51,12 +51,7 @@ class Platform:
                "--config", os.path.join(ROOT, "config", check_service(service) + ".yaml"),
                "services.{0}.service:{1}Service".format(service, service.capitalize())]
         env = dict(self.env, **(extra_env or {}))
-        with open(self.log_path(name), "ab") as log:
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        with open(self._pidfile(name), "w") as f:
-            f.write(str(proc.pid))
-        return proc.pid
+        return self._spawn(name, cmd, env)
 
     def start_gateway(self, extra_env=None, name="gateway"):
         """The GraphQL gateway under gunicorn with eventlet workers."""
@@ -67,6 +62,10 @@ class Platform:
         cmd = [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "--worker-class", "eventlet",
                "--workers", env.get("GATEWAY_WORKERS", "2"), "--worker-connections", "200",
                "--bind", bind, "--graceful-timeout", "5", "--access-logfile", "-", "api_gateway.wsgi:app"]
+        return self._spawn(name, cmd, env)
+
+    def _spawn(self, name, cmd, env):
+        """Run ``cmd`` in its own session, logging to ``logs/<name>.log``."""
         with open(self.log_path(name), "ab") as log:
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
