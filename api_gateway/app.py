@@ -3,7 +3,7 @@ browser) and ``/healthz``."""
 import json
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, render_template, request
 from graphql import (GraphQLError, NoSchemaIntrospectionCustomRule, OperationType, execute, get_operation_ast,
                      parse, specified_rules, validate)
 

@@ -29,10 +29,7 @@ def format_error(error: GraphQLError):
         formatted["extensions"] = {"code": original.code}
         if original.details:
             formatted["extensions"]["fields"] = _camel_fields(original.details)
-    elif isinstance(original, (ServiceUnavailable, BudgetExceeded)):
-        formatted["message"] = str(original)
-        formatted["extensions"] = {"code": original.code}
-    elif isinstance(original, GatewayError):
+    elif isinstance(original, (ServiceUnavailable, BudgetExceeded, GatewayError)):
         formatted["message"] = str(original)
         formatted["extensions"] = {"code": original.code}
     elif original is not None:

@@ -44,8 +44,8 @@ def envelope(producer, event_type, data, version=1):
 
 
 class OutboxWriter:
-    def __init__(self, service, model, wake):
-        self.service, self.model, self._wake = service, model, wake
+    def __init__(self, service, model):
+        self.service, self.model = service, model
 
     def add(self, session, event_type, data, version=1):
         """Stage an event in ``session``; it is published only if that
@@ -53,9 +53,6 @@ class OutboxWriter:
         env = envelope(self.service, event_type, data, version)
         session.add(self.model(event_id=uuid.UUID(env["event_id"]), event_type=event_type, envelope=env))
         return env
-
-    def wake(self):
-        self._wake()
 
 
 class Relay:
@@ -176,7 +173,7 @@ class Outbox(DependencyProvider):
     kill = stop
 
     def get_dependency(self, worker_ctx):
-        return OutboxWriter(self.container.service_name, self.model, self.relay.wake)
+        return OutboxWriter(self.container.service_name, self.model)
 
     def worker_teardown(self, worker_ctx):
         # The worker's transaction has committed (or not) by now: look at once

@@ -29,7 +29,7 @@ def create_admin(email, first_name, last_name, password):
     engine = make_engine("identity", pool_size=1)
     try:
         with sessionmaker(bind=engine)() as session:
-            user = users.create(session, OutboxWriter("identity", OutboxEvent, lambda: None), data)
+            user = users.create(session, OutboxWriter("identity", OutboxEvent), data)
             session.commit()
             return users.user_view(user, users.as_self(user))
     finally:

@@ -2,7 +2,7 @@
 import enum
 import uuid
 
-from sqlalchemy import (CheckConstraint, DateTime, Enum, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text,
                         func, text)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship

@@ -1,12 +1,11 @@
 """Matching requests: a student asks for a tutor for a subject and budget."""
-import uuid
 from datetime import datetime, timezone
 
 from sqlalchemy import select
 
 from services.common.errors import Conflict, Forbidden, NotFound
 from services.learning.user_copies import student_by_user
-from services.learning.models import MatchingRequest, MatchingRequestStatus, Student
+from services.learning.models import MatchingRequest, MatchingRequestStatus
 
 
 def request_view(req, student_user_id):

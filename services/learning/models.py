@@ -7,7 +7,7 @@ user version applied, so an older event can never overwrite a newer one.
 import enum
 import uuid
 
-from sqlalchemy import (ARRAY, BigInteger, Boolean, CheckConstraint, DateTime, Enum, ForeignKey, Index,
+from sqlalchemy import (ARRAY, BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index,
                         Integer, SmallInteger, String, Text, Time, func, text)
 from sqlalchemy.dialects.postgresql import ExcludeConstraint, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column

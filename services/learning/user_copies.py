@@ -115,18 +115,20 @@ def resync(session, list_users_page, page_size=500):
     return report
 
 
-def tutor_by_user(session, user_id, lock=False):
-    query = select(Tutor).where(Tutor.user_id == uuid.UUID(str(user_id)))
-    tutor = session.execute(query.with_for_update() if lock else query).scalar()
-    if tutor is None:
+def _copy_by_user(session, model, role, user_id, lock=False):
+    query = select(model).where(model.user_id == uuid.UUID(str(user_id)))
+    row = session.execute(query.with_for_update() if lock else query).scalar()
+    if row is None:
         # The copy is made from identity's user_created event; right after
         # registration it may take a moment to arrive.
-        raise NotFound("no tutor profile for this user yet", {"user_id": ["Unknown tutor."]})
-    return tutor
+        raise NotFound("no {} profile for this user yet".format(role),
+                       {"user_id": ["Unknown {}.".format(role)]})
+    return row
+
+
+def tutor_by_user(session, user_id, lock=False):
+    return _copy_by_user(session, Tutor, "tutor", user_id, lock)
 
 
 def student_by_user(session, user_id):
-    student = session.execute(select(Student).where(Student.user_id == uuid.UUID(str(user_id)))).scalar()
-    if student is None:
-        raise NotFound("no student profile for this user yet", {"user_id": ["Unknown student."]})
-    return student
+    return _copy_by_user(session, Student, "student", user_id)

@@ -1,5 +1,4 @@
 """The gateway as apps reach it: gunicorn on a free port, over HTTP."""
-import os
 import socket
 
 import pytest

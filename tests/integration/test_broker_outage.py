@@ -26,7 +26,7 @@ def rabbitmqctl(*args):
 def register_in_process(session, payload):
     """identity's own registration code, committed straight to its database
     (RPC cannot reach identity while the broker is down)."""
-    return users.create(session, OutboxWriter("identity", OutboxEvent, lambda: None), payload)
+    return users.create(session, OutboxWriter("identity", OutboxEvent), payload)
 
 
 def test_committed_users_arrive_after_the_broker_returns(platform, databases, amqp_uri):
