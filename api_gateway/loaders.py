@@ -38,7 +38,7 @@ class Loaders:
             lambda ids: _by_id(rpc.call("learning", "get_tutor_profiles", ids), "user_id"))
         self.courses_by_tutor = Loader(lambda ids: rpc.call("learning", "courses_for_tutors", ids))
         self.courses = Loader(lambda ids: _by_id(rpc.call("learning", "get_courses", ids), "id"))
-        self.enrolled = Loader(lambda ids: rpc.call("learning", "enrolled_courses", ids))
+        self.enrolled = Loader(lambda ids: rpc.call("learning", "enrolled_courses", token, ids))
         self.lessons_as_student = Loader(lambda ids: rpc.call("learning", "lessons_for_users", token, ids, "student"))
         self.lessons_as_tutor = Loader(lambda ids: rpc.call("learning", "lessons_for_users", token, ids, "tutor"))
 

@@ -8,7 +8,8 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.eventstore import event_store_models
-from services.common.modeling import created_at, currency_check, pg_enum, updated_at, user_ref, uuid_pk
+from services.common.modeling import (created_at, currency_check, currency_column, pg_enum, updated_at, user_ref,
+                                      uuid_pk)
 
 
 class Base(DeclarativeBase):
@@ -85,7 +86,7 @@ class UserMetrics(Base):
     user_id: Mapped[uuid.UUID] = user_ref(unique=True)
     lesson_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     total_spent: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")  # cents
-    currency: Mapped[str] = mapped_column(String(3), nullable=False, default="USD", server_default="USD")
+    currency: Mapped[str] = currency_column()
     avg_rating = mapped_column(Numeric(3, 2), nullable=True)
     review_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     created_at = created_at()

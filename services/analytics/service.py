@@ -2,27 +2,31 @@
 from nameko.dependency_providers import Config
 
 from services.analytics import event_log
-from services.analytics.models import Base, FailedEvent, InboxEvent
-from services.common.db import ServiceDatabase
+from services.analytics.events import PUBLISHED
+from services.analytics.models import Base
 from services.common.health import HealthRpc
-from services.common.inbox import DeadLetterRpc, Inbox, follows
+from services.common.inbox import DeadLetterRpc, Inbox, subscribe
+from services.common.uow import UnitOfWorkProvider
+
+USER_EVENT = {"versions": {1}, "schema": event_log.UserEvent}
 
 
 class AnalyticsService(HealthRpc, DeadLetterRpc):
     name = "analytics"
 
-    db = ServiceDatabase("analytics", Base)
+    uow = UnitOfWorkProvider(Base, PUBLISHED)
+    inbox = Inbox()
     config = Config()
-    inbox = Inbox(InboxEvent, FailedEvent, event_log.HANDLERS)
 
-    @follows("identity", "user_created")
-    def on_user_created(self, envelope):
-        self.inbox.handle("identity", envelope)
+    @subscribe("identity", "user_created", **USER_EVENT)
+    def on_user_created(self, uow, event):
+        event_log.log_event(uow, event)
+        event_log.open_metrics(uow, event.data["user_id"])
 
-    @follows("identity", "user_updated")
-    def on_user_updated(self, envelope):
-        self.inbox.handle("identity", envelope)
+    @subscribe("identity", "user_updated", **USER_EVENT)
+    def on_user_updated(self, uow, event):
+        event_log.log_event(uow, event)
 
-    @follows("identity", "user_deactivated")
-    def on_user_deactivated(self, envelope):
-        self.inbox.handle("identity", envelope)
+    @subscribe("identity", "user_deactivated", **USER_EVENT)
+    def on_user_deactivated(self, uow, event):
+        event_log.log_event(uow, event)

@@ -1,29 +1,31 @@
 """Database connections for services, scripts and tests."""
-from nameko_sqlalchemy import Database, DB_URIS_KEY
+from nameko_sqlalchemy import DB_URIS_KEY, Database
 from sqlalchemy import create_engine, text
 
 from services.common.config import db_settings
 
-# A service runs at most max_workers (10) workers at once, so 10 connections
-# cover it; six services and their event machinery must fit in PostgreSQL's
-# default max_connections of 100 on one development server.
-ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+# A service runs at most max_workers (10) workers at once, each with one
+# unit of work, plus the inbox's retry claims: 5 + 6 connections cover it,
+# and six services and their relays fit in PostgreSQL's default
+# max_connections of 100 on one development server.
+ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 6}
 
 
 class ServiceDatabase(Database):
-    """nameko-sqlalchemy's ``Database`` with its URL taken from the config
-    factory instead of a hand-written ``DB_URIS`` entry, so the YAML files
-    cannot drift from the environment variables."""
+    """nameko-sqlalchemy's ``Database`` for the service it is declared on:
+    the service name comes from the container and the URL from the config
+    factory, so the YAML files cannot drift from the environment variables."""
 
-    def __init__(self, service, declarative_base, **kwargs):
+    def __init__(self, declarative_base, **kwargs):
         kwargs.setdefault("engine_options", dict(ENGINE_OPTIONS))
+        kwargs.setdefault("session_options", {"expire_on_commit": False})
         super().__init__(declarative_base, **kwargs)
-        self.service = service
 
     def setup(self):
-        key = "{}:{}".format(self.container.service_name, self.declarative_base.__name__)
+        service = self.container.service_name
+        key = "{}:{}".format(service, self.declarative_base.__name__)
         uris = dict(self.container.config.get(DB_URIS_KEY) or {})
-        uris.setdefault(key, db_settings(self.service).url)
+        uris.setdefault(key, db_settings(service).url)
         self.container.config[DB_URIS_KEY] = uris
         super().setup()
 

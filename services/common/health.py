@@ -31,11 +31,12 @@ def health_report(service, session, config):
 
 class HealthRpc:
     """``health`` and ``ping``, answered by every service. Needs the
-    service's ``db`` (ServiceDatabase) and ``config`` (nameko Config)."""
+    service's ``uow`` (UnitOfWorkProvider) and ``config`` (nameko Config)."""
 
     @rpc
     def health(self):
-        return health_report(self.name, self.db.session, self.config)
+        with self.uow() as uow:
+            return health_report(self.name, uow.session, self.config)
 
     @rpc
     def ping(self):

@@ -3,7 +3,7 @@ UTC timestamps, PostgreSQL enums, money as cents plus currency) read the
 same everywhere. Helpers only: no table is defined here."""
 import uuid
 
-from sqlalchemy import CheckConstraint, DateTime, Enum, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Enum, String, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import mapped_column
 
@@ -33,3 +33,13 @@ def updated_at():
 
 def currency_check(table):
     return CheckConstraint("currency ~ '^[A-Z]{3}$'", name="ck_{}_currency".format(table))
+
+
+def money_column(nullable=False):
+    """An amount in integer minor units (cents) of the row's ``currency``."""
+    return mapped_column(BigInteger, nullable=nullable)
+
+
+def currency_column():
+    """An ISO 4217 code; pair it with ``currency_check`` in ``__table_args__``."""
+    return mapped_column(String(3), nullable=False, default="USD", server_default="USD")

@@ -1,7 +1,7 @@
-"""The transactional outbox and its relay (DESIGN.md §4).
+"""The transactional outbox and its relay (docs/architecture.md, "Events").
 
-An entrypoint calls ``self.outbox.add(session, "user_created", data)`` in the
-same transaction as its change. The relay, a green thread inside the same
+A unit of work's ``emit`` stages an event in the outbox table in the same
+transaction as the change (services/common/uow.py). The relay, a green thread inside the same
 service, publishes unpublished rows in order to ``<service>.events`` with
 publisher confirms, and marks each one sent only after the broker confirmed
 it. A crash or broker outage between commit and publish delays an event; it
@@ -14,11 +14,9 @@ from datetime import datetime, timezone
 import eventlet
 from eventlet.event import Event
 from kombu import Connection, Exchange, Producer
-from nameko.extensions import DependencyProvider
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
-from services.common.config import amqp_uri
 from services.common.db import make_engine
 
 log = logging.getLogger(__name__)
@@ -43,13 +41,24 @@ def envelope(producer, event_type, data, version=1):
     }
 
 
-class OutboxWriter:
-    def __init__(self, service, model):
-        self.service, self.model = service, model
+def outbox_model(declarative_base):
+    """The service's ``outbox`` table, mapped on its own declarative base."""
+    for mapper in declarative_base.registry.mappers:
+        if mapper.local_table.name == "outbox":
+            return mapper.class_
+    raise LookupError("{} maps no outbox table (see services/common/eventstore.py)".format(
+        declarative_base.__name__))
 
-    def add(self, session, event_type, data, version=1):
-        """Stage an event in ``session``; it is published only if that
-        transaction commits."""
+
+class OutboxWriter:
+    """Checks each event against the service's published contracts and
+    stages it as an outbox row."""
+
+    def __init__(self, service, model, published):
+        self.service, self.model, self.published = service, model, published
+
+    def add(self, session, event_type, data, version=None):
+        version = self.published.check(event_type, data, version)
         env = envelope(self.service, event_type, data, version)
         session.add(self.model(event_id=uuid.UUID(env["event_id"]), event_type=event_type, envelope=env))
         return env
@@ -95,8 +104,11 @@ class Relay:
         self._wakeup = Event()
 
     def stop(self):
+        """Ask the loop to end; ``close`` once its thread has."""
         self._running = False
         self.wake()
+
+    def close(self):
         self._drop_connection()
         self.engine.dispose()
 
@@ -124,6 +136,7 @@ class Relay:
         rows already confirmed are marked sent."""
         error = None
         with self.Session() as session:
+            # Rows are read in id order; the first unconfirmed one stops the batch.
             rows = session.execute(
                 select(self.model.id, self.model.envelope, self.model.event_type)
                 .where(self.model.published_at.is_(None))
@@ -139,6 +152,9 @@ class Relay:
                         headers={"event_id": row.envelope["event_id"]})
                 except Exception as exc:
                     error = exc
+                    # Operators see why an event is stuck (docs/operations.md).
+                    session.execute(update(self.model).where(self.model.id == row.id).values(
+                        attempts=self.model.attempts + 1, last_error=str(exc)[:2000] or type(exc).__name__))
                     break
                 sent.append(row.id)
             if sent:
@@ -148,34 +164,3 @@ class Relay:
         if error is not None:
             raise error
         return len(sent)
-
-
-class Outbox(DependencyProvider):
-    """The outbox writer for entrypoints, and the relay that drains it."""
-
-    def __init__(self, model, poll_interval=0.5):
-        self.model = model
-        self.poll_interval = poll_interval
-        self.relay = None
-
-    def setup(self):
-        service = self.container.service_name
-        self.relay = Relay(service, self.model, self.container.config.get("AMQP_URI") or amqp_uri(),
-                           poll_interval=float(self.container.config.get("OUTBOX_POLL_INTERVAL",
-                                                                          self.poll_interval)))
-
-    def start(self):
-        self.container.spawn_managed_thread(self.relay.run)
-
-    def stop(self):
-        self.relay.stop()
-
-    kill = stop
-
-    def get_dependency(self, worker_ctx):
-        return OutboxWriter(self.container.service_name, self.model)
-
-    def worker_teardown(self, worker_ctx):
-        # The worker's transaction has committed (or not) by now: look at once
-        # instead of waiting for the next poll.
-        self.relay.wake()

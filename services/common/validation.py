@@ -26,7 +26,7 @@ def load(schema, payload, partial=False):
     try:
         return schema.load(payload, partial=partial)
     except ValidationError as exc:
-        raise BadInput("invalid input", _flatten(exc.messages))
+        raise BadInput("invalid input", flatten_messages(exc.messages))
 
 
 def _has_nul(value):
@@ -39,12 +39,12 @@ def _has_nul(value):
     return False
 
 
-def _flatten(messages):
+def flatten_messages(messages):
     """marshmallow nests messages for nested fields; keep them JSON-safe."""
     if isinstance(messages, dict):
-        return {str(k): _flatten(v) for k, v in messages.items()}
+        return {str(k): flatten_messages(v) for k, v in messages.items()}
     if isinstance(messages, list):
-        return [_flatten(m) for m in messages]
+        return [flatten_messages(m) for m in messages]
     return str(messages)
 
 

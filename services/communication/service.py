@@ -1,20 +1,21 @@
 """Communication service entrypoints."""
 from nameko.dependency_providers import Config
 
-from services.common.db import ServiceDatabase
 from services.common.health import HealthRpc
-from services.common.inbox import DeadLetterRpc, Inbox, follows
+from services.common.inbox import DeadLetterRpc, Inbox, subscribe
+from services.common.uow import UnitOfWorkProvider
 from services.communication import welcome
-from services.communication.models import Base, FailedEvent, InboxEvent
+from services.communication.events import PUBLISHED
+from services.communication.models import Base
 
 
 class CommunicationService(HealthRpc, DeadLetterRpc):
     name = "communication"
 
-    db = ServiceDatabase("communication", Base)
+    uow = UnitOfWorkProvider(Base, PUBLISHED)
+    inbox = Inbox()
     config = Config()
-    inbox = Inbox(InboxEvent, FailedEvent, welcome.HANDLERS)
 
-    @follows("identity", "user_created")
-    def on_user_created(self, envelope):
-        self.inbox.handle("identity", envelope)
+    @subscribe("identity", "user_created", versions={1}, schema=welcome.NewUser)
+    def on_user_created(self, uow, event):
+        welcome.welcome(uow, event)

@@ -12,28 +12,22 @@ import getpass
 import os
 import sys
 
-from sqlalchemy.orm import sessionmaker
-
-from services.common.db import make_engine
 from services.common.errors import ServiceError
-from services.common.outbox import OutboxWriter
+from services.common.uow import script_units
 from services.common.validation import load
 from services.identity import users
-from services.identity.models import OutboxEvent
+from services.identity.events import PUBLISHED
+from services.identity.models import Base
 from services.identity.schemas import AdminSchema
 
 
 def create_admin(email, first_name, last_name, password):
     data = load(AdminSchema(), {"email": email, "first_name": first_name, "last_name": last_name,
                                 "password": password, "role": "admin"})
-    engine = make_engine("identity", pool_size=1)
-    try:
-        with sessionmaker(bind=engine)() as session:
-            user = users.create(session, OutboxWriter("identity", OutboxEvent), data)
-            session.commit()
-            return users.user_view(user, users.as_self(user))
-    finally:
-        engine.dispose()
+    with script_units("identity", Base, PUBLISHED) as units, units() as uow:
+        user = users.create(uow, data)
+        uow.commit()
+        return users.user_view(user, users.as_self(user))
 
 
 def _read_password():

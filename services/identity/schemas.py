@@ -1,15 +1,16 @@
 """marshmallow payload schemas for identity's RPC entrypoints.
 
-``services.common.validation.load`` runs them and turns their messages into
-``BadInput`` with field details. Every string that reaches PostgreSQL is
-checked here for NUL characters too, which PostgreSQL cannot store: without
-the check they would fail at the database as a 500, not as bad input.
+``services.common.validation.load`` runs them (refusing NUL characters in
+any field first) and turns their messages into ``BadInput`` with field
+details.
 """
 import json
 import math
 import unicodedata
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates, validates_schema
+from marshmallow import ValidationError, fields, pre_load, validate, validates
+
+from services.common.schemas import AtLeastOneField, StrictSchema
 
 ROLES = ("student", "tutor", "admin")
 SELF_REGISTER_ROLES = ("student", "tutor")
@@ -24,20 +25,9 @@ def _no_control_characters(value):
         raise ValidationError("Must not contain control characters.")
 
 
-def _no_nul(value):
-    if "\x00" in value:
-        raise ValidationError("Must not contain NUL characters.")
-
-
 NAME = [validate.Length(min=1, max=100), _no_control_characters]
 PASSWORD = validate.Length(min=10, max=128)  # never stored, so any character may be in it
 TOKEN = validate.Length(min=1, max=200)
-
-
-class Strict(Schema):
-    """Unknown fields are refused, not ignored: a misspelt field is a bug."""
-    class Meta:
-        unknown = RAISE
 
 
 def _strip(data, *names):
@@ -61,7 +51,7 @@ class EmailField(fields.Email):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-class RegisterSchema(Strict):
+class RegisterSchema(StrictSchema):
     email = EmailField(required=True)
     password = fields.String(required=True, validate=PASSWORD)
     first_name = fields.String(required=True, validate=NAME)
@@ -79,31 +69,31 @@ class AdminSchema(RegisterSchema):
     role = fields.String(load_default="admin", validate=validate.OneOf(["admin"]))
 
 
-class LoginSchema(Strict):
+class LoginSchema(StrictSchema):
     email = EmailField(required=True)
     password = fields.String(required=True, validate=validate.Length(min=1, max=128))
 
 
-class RefreshSchema(Strict):
+class RefreshSchema(StrictSchema):
     refresh_token = fields.String(required=True, validate=TOKEN)
 
 
-class TokenSchema(Strict):
+class TokenSchema(StrictSchema):
     token = fields.String(required=True, validate=TOKEN)
 
 
-class PasswordResetRequestSchema(Strict):
+class PasswordResetRequestSchema(StrictSchema):
     email = EmailField(required=True)
 
 
-class PasswordResetSchema(Strict):
+class PasswordResetSchema(StrictSchema):
     token = fields.String(required=True, validate=TOKEN)
     new_password = fields.String(required=True, validate=PASSWORD)
 
 
 def _small_object(value):
     """A JSON object small enough to keep in a profile row, and storable in
-    JSONB (no NUL, no NaN or infinity)."""
+    JSONB (no NaN or infinity)."""
     if len(value) > MAX_OBJECT_KEYS:
         raise ValidationError("At most {} keys.".format(MAX_OBJECT_KEYS))
     _check_json_values(value)
@@ -119,14 +109,9 @@ def _check_json_values(root):
         if depth > MAX_OBJECT_DEPTH:
             raise ValidationError("Nested more than {} levels deep.".format(MAX_OBJECT_DEPTH))
         if isinstance(value, dict):
-            for key, item in value.items():
-                if "\x00" in key:
-                    raise ValidationError("Must not contain NUL characters.")
-                pending.append((item, depth + 1))
+            pending.extend((item, depth + 1) for item in value.values())
         elif isinstance(value, list):
             pending.extend((item, depth + 1) for item in value)
-        elif isinstance(value, str) and "\x00" in value:
-            raise ValidationError("Must not contain NUL characters.")
         elif isinstance(value, float) and not math.isfinite(value):
             raise ValidationError("Numbers must be finite.")
 
@@ -135,12 +120,12 @@ def _json_object():
     return fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=100)), validate=_small_object)
 
 
-class UpdateUserSchema(Strict):
+class UpdateUserSchema(AtLeastOneField):
     """Partial: only the fields given change; at least one is needed."""
     email = EmailField()
     first_name = fields.String(validate=NAME)
     last_name = fields.String(validate=NAME)
-    bio = fields.String(validate=[validate.Length(max=5000), _no_nul])
+    bio = fields.String(validate=validate.Length(max=5000))
     preferences = _json_object()
     settings = _json_object()
 
@@ -148,17 +133,12 @@ class UpdateUserSchema(Strict):
     def _trim(self, data, **kwargs):
         return _strip(data, "first_name", "last_name")
 
-    @validates_schema
-    def _something(self, data, **kwargs):
-        if not data:
-            raise ValidationError("Give at least one field to change.", "_schema")
 
-
-class StatusSchema(Strict):
+class StatusSchema(StrictSchema):
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
 
 
-class ListUsersSchema(Strict):
+class ListUsersSchema(StrictSchema):
     cursor = fields.String(load_default=None, validate=validate.Length(max=200))
     limit = fields.Integer(strict=True, load_default=50, validate=validate.Range(min=1, max=500))
     role = fields.String(load_default=None, validate=validate.OneOf(ROLES))

@@ -1,18 +1,18 @@
 """Identity service entrypoints: check the token, validate the payload, hand
-over to the module that owns the rule (users, sessions). Each call is one
-transaction; a user error raises a typed error from services.common.errors."""
+over to the module that owns the rule (users, sessions) in one unit of work.
+A user error raises a typed error from services.common.errors."""
 import os
 
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 
 from services.common.auth import Auth
-from services.common.db import ServiceDatabase
 from services.common.health import HealthRpc
-from services.common.outbox import Outbox
+from services.common.uow import UnitOfWorkProvider
 from services.common.validation import load, parse_uuid, parse_uuid_list
 from services.identity import sessions, users
-from services.identity.models import Base, OutboxEvent
+from services.identity.events import PUBLISHED
+from services.identity.models import Base
 from services.identity.schemas import (ListUsersSchema, LoginSchema, PasswordResetRequestSchema,
                                        PasswordResetSchema, RefreshSchema, RegisterSchema, StatusSchema,
                                        TokenSchema, UpdateUserSchema)
@@ -33,51 +33,69 @@ def with_mailed_token(result, key, raw):
 class IdentityService(HealthRpc):
     name = "identity"
 
-    db = ServiceDatabase("identity", Base)
+    uow = UnitOfWorkProvider(Base, PUBLISHED)
     config = Config()
     auth = Auth()
-    outbox = Outbox(OutboxEvent)
 
     # Accounts and credentials -----------------------------------------------
 
     @rpc
     def register(self, payload):
         data = load(RegisterSchema(), payload)
-        view, raw = users.register(self.db.session, self.outbox, data)
+        with self.uow() as uow:
+            view, raw = users.register(uow, data)
+            uow.commit()
         return with_mailed_token(view, "verification_token", raw)
 
     @rpc
     def login(self, payload):
         data = load(LoginSchema(), payload)
-        return sessions.login(self.db.session, data["email"], data["password"])
+        with self.uow() as uow:
+            result = sessions.login(uow, data["email"], data["password"])
+            uow.commit()
+        return result
 
     @rpc
     def refresh(self, payload):
         data = load(RefreshSchema(), payload)
-        return sessions.refresh(self.db.session, data["refresh_token"])
+        with self.uow() as uow:
+            pair, refused = sessions.refresh(uow, data["refresh_token"])
+            uow.commit()  # a reused token's session ends even though the call is refused
+        if refused is not None:
+            raise refused
+        return pair
 
     @rpc
     def logout(self, token):
-        sessions.logout(self.db.session, self.auth.require(token))
+        principal = self.auth.require(token)
+        with self.uow() as uow:
+            sessions.logout(uow, principal)
+            uow.commit()
         return {"ok": True}
 
     @rpc
     def verify_email(self, payload):
         data = load(TokenSchema(), payload)
-        sessions.verify_email(self.db.session, data["token"])
+        with self.uow() as uow:
+            sessions.verify_email(uow, data["token"])
+            uow.commit()
         return {"ok": True}
 
     @rpc
     def request_password_reset(self, payload):
         """Always ``{"ok": True}``, so the answer does not tell who has an account."""
         data = load(PasswordResetRequestSchema(), payload)
-        raw = sessions.request_password_reset(self.db.session, data["email"])
+        with self.uow() as uow:
+            raw = sessions.request_password_reset(uow, data["email"])
+            uow.commit()
         return with_mailed_token({"ok": True}, "reset_token", raw)
 
     @rpc
     def reset_password(self, payload):
         data = load(PasswordResetSchema(), payload)
-        sessions.reset_password(self.db.session, data["token"], data["new_password"])
+        with self.uow() as uow:
+            sessions.reset_password(uow, data["token"], data["new_password"])
+            uow.commit()
         return {"ok": True}
 
     # Users -------------------------------------------------------------------
@@ -85,29 +103,40 @@ class IdentityService(HealthRpc):
     @rpc
     def get_user(self, token, user_id):
         viewer = self.auth.require(token)
-        return users.user_view(users.user_by_id(self.db.session, parse_uuid(user_id, "user_id")), viewer)
+        user_id = parse_uuid(user_id, "user_id")
+        with self.uow() as uow:
+            return users.user_view(users.user_by_id(uow.session, user_id), viewer)
 
     @rpc
     def get_users(self, token, user_ids):
         viewer = self.auth.require(token)
-        return users.users_by_ids(self.db.session, parse_uuid_list(user_ids, "user_ids"), viewer)
+        user_ids = parse_uuid_list(user_ids, "user_ids")
+        with self.uow() as uow:
+            return users.users_by_ids(uow.session, user_ids, viewer)
 
     @rpc
     def list_users(self, token, cursor=None, limit=50, role=None):
         viewer = self.auth.require(token, ADMIN_OR_SERVICE)
         query = load(ListUsersSchema(), {"cursor": cursor, "limit": limit, "role": role})
-        return users.list_page(self.db.session, viewer, query)
+        with self.uow() as uow:
+            return users.list_page(uow.session, viewer, query)
 
     @rpc
     def update_user(self, token, user_id, payload):
         user_id = parse_uuid(user_id, "user_id")
         viewer = self.auth.require_self_or_admin(token, user_id)
         data = load(UpdateUserSchema(), payload)
-        return users.update(self.db.session, self.outbox, user_id, data, viewer)
+        with self.uow() as uow:
+            view = users.update(uow, user_id, data, viewer)
+            uow.commit()
+        return view
 
     @rpc
     def set_status(self, token, user_id, payload):
         viewer = self.auth.require(token, ADMIN)
         user_id = parse_uuid(user_id, "user_id")
         data = load(StatusSchema(), payload)
-        return users.set_status(self.db.session, self.outbox, user_id, data["status"], viewer)
+        with self.uow() as uow:
+            view = users.set_status(uow, user_id, data["status"], viewer)
+            uow.commit()
+        return view

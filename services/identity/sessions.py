@@ -1,5 +1,6 @@
 """Credentials: login, refresh rotation, logout, email verification and
-password reset. Each function is one transaction and commits it."""
+password reset. Each function stages its changes in the caller's unit of
+work; the entrypoint commits."""
 from services.common.auth import ACCESS_TOKEN_TTL, issue_access_token
 from services.common.errors import Forbidden, Unauthenticated
 from services.identity import tokens
@@ -21,7 +22,8 @@ def _must_be_active(user):
         raise Forbidden("this account is {}".format(user.status.value))
 
 
-def login(session, email, password):
+def login(uow, email, password):
+    session = uow.session
     user = user_by_email(session, email)
     # One message, and the same argon2 work, whether or not the email exists:
     # the answer must not tell who has an account.
@@ -31,14 +33,17 @@ def login(session, email, password):
     if needs_rehash(user.password_hash):  # the cost parameters were raised since
         user.password_hash = hash_password(password)
     user_session = tokens.start_session(session, user.id)
-    result = dict(_token_pair(session, user, user_session.session_id), user=user_view(user, as_self(user)))
-    session.commit()
-    return result
+    return dict(_token_pair(session, user, user_session.session_id), user=user_view(user, as_self(user)))
 
 
-def refresh(session, raw):
+def refresh(uow, raw):
     """Rotate: the refresh token is spent and a new pair issued. A spent one
-    presented again means two parties hold it, so the session is revoked."""
+    presented again means two parties hold it, so the session is revoked.
+
+    Returns (token pair, None), or (None, error) when the call is refused
+    but its revocation must still be committed before the error is raised.
+    """
+    session = uow.session
     user_session = tokens.lock_session_of_refresh_token(session, raw)
     token = tokens.claim(session, raw, TokenType.refresh) if user_session else None
     if token is None:
@@ -47,17 +52,14 @@ def refresh(session, raw):
         raise Unauthenticated("the session has expired or was ended")
     if token.used_at is not None:
         tokens.revoke_session(session, user_session.session_id)
-        session.commit()
-        raise Unauthenticated("the refresh token was already used; the session has been ended")
+        return None, Unauthenticated("the refresh token was already used; the session has been ended")
     user = session.get(User, token.user_id)
     _must_be_active(user)
     token.used_at = tokens.now()
-    result = _token_pair(session, user, user_session.session_id)
-    session.commit()
-    return result
+    return _token_pair(session, user, user_session.session_id), None
 
 
-def logout(session, principal):
+def logout(uow, principal):
     """Ends the caller's session and spends its refresh tokens. The access
     token itself stays valid until it expires (15 minutes): services check it
     by signature alone, without a lookup here."""
@@ -66,8 +68,7 @@ def logout(session, principal):
     session_id = tokens.parse_session_id(principal.session_id)
     if session_id is None:
         raise Unauthenticated("the access token names no session")
-    tokens.revoke_session(session, session_id)
-    session.commit()
+    tokens.revoke_session(uow.session, session_id)
 
 
 def _spend(session, raw, kind):
@@ -78,28 +79,25 @@ def _spend(session, raw, kind):
     return user
 
 
-def verify_email(session, raw):
-    user = _spend(session, raw, TokenType.email_verification)
+def verify_email(uow, raw):
+    user = _spend(uow.session, raw, TokenType.email_verification)
     user.email_verified_at = user.email_verified_at or tokens.now()
-    session.commit()
 
 
-def request_password_reset(session, email):
+def request_password_reset(uow, email):
     """The raw reset token, or None when no account has this email; the
     caller answers the same either way."""
-    user = user_by_email(session, email)
+    user = user_by_email(uow.session, email)
     if user is None:
         return None
-    raw = tokens.issue(session, user.id, TokenType.password_reset)
-    session.commit()
-    return raw
+    return tokens.issue(uow.session, user.id, TokenType.password_reset)
 
 
-def reset_password(session, raw, new_password):
+def reset_password(uow, raw, new_password):
     """Single use; spends the user's other reset links and ends every session,
     since whoever had the old password may be logged in."""
+    session = uow.session
     user = _spend(session, raw, TokenType.password_reset)
     user.password_hash = hash_password(new_password)
     tokens.void_pending(session, user.id, TokenType.password_reset)
     tokens.revoke_all_sessions(session, user.id)
-    session.commit()

@@ -1,5 +1,5 @@
 """Users: registration, reading, changes and status. Each change and its
-event are written to the outbox in one transaction, and each change raises
+event are staged in one unit of work, and each change raises
 the user's ``version`` by one under a row lock, so concurrent changes get
 distinct versions and consumers can drop stale events."""
 import uuid
@@ -11,18 +11,11 @@ from services.common.auth import Principal
 from services.common.errors import Conflict, Forbidden, NotFound
 from services.common.paging import decode_cursor, encode_cursor
 from services.identity import tokens
+from services.identity.events import snapshot
 from services.identity.models import Role, TokenType, User, UserProfile, UserStatus
 from services.identity.passwords import hash_password
 
 PROFILE_FIELDS = ("bio", "preferences", "settings")
-
-
-def snapshot(user):
-    """The data of every user event, version 1 of the contract (docs/events.md).
-    Other services depend on exactly these keys: add, never rename."""
-    return {"user_id": str(user.id), "email": user.email, "first_name": user.first_name,
-            "last_name": user.last_name, "role": user.role.value, "status": user.status.value,
-            "version": user.version}
 
 
 def can_see_email(viewer, user):
@@ -61,37 +54,36 @@ def _flush_or_conflict(session):
     try:
         session.flush()
     except IntegrityError:
-        session.rollback()
-        raise _email_taken()
+        raise _email_taken()  # the unit of work rolls back on the way out
 
 
 # Writes -------------------------------------------------------------------
 
-def create(session, outbox, data):
-    """A user, an empty profile and ``user_created``, staged in ``session``;
-    the caller commits. ``register`` and the create-admin command share it."""
+def create(uow, data):
+    """A user, an empty profile and ``user_created``, staged in ``uow``.
+    ``register`` and the create-admin command share it."""
+    session = uow.session
     user = User(email=data["email"], password_hash=hash_password(data["password"]), first_name=data["first_name"],
                 last_name=data["last_name"], role=Role(data["role"]), status=UserStatus.active, version=1)
     user.profile = UserProfile(bio="", preferences={}, settings={})
     session.add(user)
     _flush_or_conflict(session)
     session.refresh(user)  # the server-set timestamps
-    outbox.add(session, "user_created", snapshot(user))
+    uow.emit("user_created", snapshot(user))
     return user
 
 
-def register(session, outbox, data):
+def register(uow, data):
     """A self-registered user and their email-verification token; returns
     (view, raw token)."""
-    user = create(session, outbox, data)
-    raw = tokens.issue(session, user.id, TokenType.email_verification)
-    view = user_view(user, as_self(user))
-    session.commit()
-    return view, raw
+    user = create(uow, data)
+    raw = tokens.issue(uow.session, user.id, TokenType.email_verification)
+    return user_view(user, as_self(user)), raw
 
 
-def update(session, outbox, user_id, data, viewer):
+def update(uow, user_id, data, viewer):
     """Apply the fields that differ; a no-op keeps the version and emits nothing."""
+    session = uow.session
     user = user_by_id(session, user_id, lock=True)
     _may_edit(user, viewer)
     changes = sorted(field for field, value in data.items() if value != _current(user, field))
@@ -102,10 +94,8 @@ def update(session, outbox, user_id, data, viewer):
         if "email" in changes:
             # Links mailed to the old address must not verify or reset the new one.
             tokens.void_pending(session, user.id, TokenType.email_verification, TokenType.password_reset)
-        outbox.add(session, "user_updated", dict(snapshot(user), changes=changes))
-    view = user_view(user, viewer)
-    session.commit()
-    return view
+        uow.emit("user_updated", dict(snapshot(user), changes=changes))
+    return user_view(user, viewer)
 
 
 def _may_edit(user, viewer):
@@ -130,8 +120,9 @@ def _apply(user, data, changes):
         user.email_verified_at = None  # the new address is not verified yet
 
 
-def set_status(session, outbox, user_id, status, viewer):
+def set_status(uow, user_id, status, viewer):
     """Suspension and deactivation also end every session at once."""
+    session = uow.session
     user = user_by_id(session, user_id, lock=True)
     new = UserStatus(status)
     if user.status != new:
@@ -140,10 +131,8 @@ def set_status(session, outbox, user_id, status, viewer):
         session.flush()
         if new != UserStatus.active:
             tokens.revoke_all_sessions(session, user.id)
-        outbox.add(session, *_status_event(user))
-    view = user_view(user, viewer)
-    session.commit()
-    return view
+        uow.emit(*_status_event(user))
+    return user_view(user, viewer)
 
 
 def _status_event(user):

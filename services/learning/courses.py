@@ -28,15 +28,15 @@ def course_by_id(session, course_id, lock=False):
     return course
 
 
-def create(session, outbox, user_id, data):
+def create(uow, user_id, data):
+    session = uow.session
     tutor = tutor_by_user(session, user_id)
     course = Course(tutor_id=tutor.id, **data)
     session.add(course)
     session.flush()
     session.refresh(course)
     view = course_view(course, tutor.user_id)
-    outbox.add(session, "course_created", view)
-    session.commit()
+    uow.emit("course_created", view)
     return view
 
 
@@ -47,7 +47,8 @@ def _own_course(session, user_id, course_id):
     return course
 
 
-def update(session, outbox, user_id, course_id, changes):
+def update(uow, user_id, course_id, changes):
+    session = uow.session
     course = _own_course(session, user_id, course_id)
     if course.status == CourseStatus.archived:
         raise Conflict("an archived course cannot be changed", {"course_id": ["Archived."]})
@@ -55,18 +56,17 @@ def update(session, outbox, user_id, course_id, changes):
         setattr(course, field, value)
     session.flush()
     view = _view(session, course)
-    outbox.add(session, "course_updated", dict(view, changes=sorted(changes)))
-    session.commit()
+    uow.emit("course_updated", dict(view, changes=sorted(changes)))
     return view
 
 
-def archive(session, outbox, user_id, course_id):
+def archive(uow, user_id, course_id):
+    session = uow.session
     course = _own_course(session, user_id, course_id)
     if course.status != CourseStatus.archived:
         course.status = CourseStatus.archived
         session.flush()
-        outbox.add(session, "course_archived", _view(session, course))
-    session.commit()
+        uow.emit("course_archived", _view(session, course))
     return _view(session, course)
 
 

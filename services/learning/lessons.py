@@ -1,28 +1,20 @@
-"""Lessons: booking inside the tutor's availability, and the status rules.
-
-requested -> confirmed -> completed, and requested|confirmed -> cancelled.
-The tutor confirms and completes; either side cancels before the start.
-The database refuses two live lessons of one tutor that overlap
-(``ex_lessons_tutor_no_overlap``), so a race cannot double-book.
-"""
+"""Lessons: booking inside the tutor's availability, and the status rules
+(services/learning/rules.py). The database refuses two live lessons of one
+tutor that overlap (``ex_lessons_tutor_no_overlap``), so a race cannot
+double-book."""
 import uuid
-import zoneinfo
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from psycopg2 import errorcodes
 from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 
 from services.common.errors import BadInput, Conflict, Forbidden, NotFound
+from services.learning import rules
 from services.learning.courses import course_by_id, course_view
-from services.learning.user_copies import student_by_user
 from services.learning.models import (Course, CourseStatus, Lesson, LessonStatus, Student, Tutor,
                                       TutorAvailability)
-
-ALLOWED = {
-    LessonStatus.requested: {LessonStatus.confirmed, LessonStatus.cancelled},
-    LessonStatus.confirmed: {LessonStatus.completed, LessonStatus.cancelled},
-}
+from services.learning.user_copies import student_by_user
 
 
 def lesson_view(lesson, tutor_user_id, student_user_id):
@@ -36,20 +28,19 @@ def lesson_view(lesson, tutor_user_id, student_user_id):
 
 
 def fits_availability(session, tutor, start, end):
-    """True if [start, end) lies inside one weekly slot, read in the tutor's
-    own zone, so daylight-saving changes move the UTC hours with it."""
-    zone = zoneinfo.ZoneInfo(tutor.timezone)
-    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
-    if local_end.date() != local_start.date():
-        return False  # crosses local midnight: no single slot can hold it
+    """True if [start, end) lies inside one of the tutor's weekly slots."""
+    slot = rules.local_slot(tutor.timezone, start, end)
+    if slot is None:
+        return False
+    weekday, local_start, local_end = slot
     return session.execute(select(TutorAvailability.id).where(
-        TutorAvailability.tutor_id == tutor.id,
-        TutorAvailability.day_of_week == local_start.weekday(),
-        TutorAvailability.start_time <= local_start.time(),
-        TutorAvailability.end_time >= local_end.time()).limit(1)).first() is not None
+        TutorAvailability.tutor_id == tutor.id, TutorAvailability.day_of_week == weekday,
+        TutorAvailability.start_time <= local_start,
+        TutorAvailability.end_time >= local_end).limit(1)).first() is not None
 
 
-def book(session, outbox, student_user_id, course_id, scheduled_at):
+def book(uow, student_user_id, course_id, scheduled_at):
+    session = uow.session
     student = student_by_user(session, student_user_id)
     course = course_by_id(session, course_id)
     if course.status != CourseStatus.active:
@@ -57,10 +48,7 @@ def book(session, outbox, student_user_id, course_id, scheduled_at):
     tutor = session.get(Tutor, course.tutor_id)
     if tutor.user_id == student.user_id:
         raise Forbidden("a tutor cannot book their own course")
-    start = scheduled_at.astimezone(timezone.utc)
-    end = start + timedelta(minutes=course.duration)
-    if start <= datetime.now(timezone.utc):
-        raise BadInput("the lesson must start in the future", {"scheduled_at": ["Must be in the future."]})
+    start, end = rules.lesson_window(scheduled_at, course.duration, datetime.now(timezone.utc))
     if not fits_availability(session, tutor, start, end):
         raise BadInput("the tutor is not available then",
                        {"scheduled_at": ["Outside the tutor's availability."]})
@@ -69,13 +57,11 @@ def book(session, outbox, student_user_id, course_id, scheduled_at):
     try:
         session.flush()
     except IntegrityError as exc:
-        session.rollback()
         if getattr(exc.orig, "pgcode", None) == errorcodes.EXCLUSION_VIOLATION:
             raise Conflict("the tutor is already booked at that time", {"scheduled_at": ["Already booked."]})
         raise
     view = lesson_view(lesson, tutor.user_id, student.user_id)
-    outbox.add(session, "lesson_booked", dict(view, price=course.price, currency=course.currency))
-    session.commit()
+    uow.emit("lesson_booked", dict(view, price=course.price, currency=course.currency))
     return view
 
 
@@ -90,42 +76,23 @@ def _lesson_with_parties(session, lesson_id, lock=False):
 
 def get(session, principal, lesson_id):
     lesson, tutor_uid, student_uid = _lesson_with_parties(session, lesson_id)
-    if not (principal.is_admin or principal.user_id in (str(tutor_uid), str(student_uid))):
+    if not (principal.is_admin or rules.party_of(principal.user_id, tutor_uid, student_uid)):
         raise Forbidden("only the lesson's tutor and student may see it")
     return lesson_view(lesson, tutor_uid, student_uid)
 
 
-def _move(lesson, to):
-    if to not in ALLOWED.get(lesson.status, set()):
-        raise Conflict("a {} lesson cannot become {}".format(lesson.status.value, to.value),
-                       {"status": ["Not allowed from {}.".format(lesson.status.value)]})
-    lesson.status = to
-
-
-def transition(session, outbox, principal, lesson_id, to, reason=""):
-    """Apply one status change under a row lock, with who may make it."""
-    lesson, tutor_uid, student_uid = _lesson_with_parties(session, lesson_id, lock=True)
-    is_tutor, is_student = principal.user_id == str(tutor_uid), principal.user_id == str(student_uid)
-    now = datetime.now(timezone.utc)
-    if to in (LessonStatus.confirmed, LessonStatus.completed) and not is_tutor:
-        raise Forbidden("only the lesson's tutor may {} it".format(
-            "confirm" if to == LessonStatus.confirmed else "complete"))
+def transition(uow, principal, lesson_id, to, reason=""):
+    """Apply one status change under a row lock."""
+    lesson, tutor_uid, student_uid = _lesson_with_parties(uow.session, lesson_id, lock=True)
+    party = rules.party_of(principal.user_id, tutor_uid, student_uid)
+    rules.check_transition(lesson.status, to, party, datetime.now(timezone.utc), lesson.scheduled_at)
     if to == LessonStatus.cancelled:
-        if not (is_tutor or is_student):
-            raise Forbidden("only the lesson's tutor or student may cancel it")
-        if now >= lesson.scheduled_at:
-            raise Conflict("a lesson can be cancelled only before it starts", {"status": ["Already started."]})
         lesson.cancelled_by_user_id, lesson.cancel_reason = uuid.UUID(principal.user_id), reason
-    if to == LessonStatus.completed and now < lesson.scheduled_at:
-        raise Conflict("a lesson can be completed only after it starts", {"status": ["Not started yet."]})
-    _move(lesson, to)
-    session.flush()
+    lesson.status = to
+    uow.session.flush()
     view = lesson_view(lesson, tutor_uid, student_uid)
-    data = dict(view)
-    if to == LessonStatus.cancelled:
-        data["cancelled_by_role"] = "tutor" if is_tutor else "student"
-    outbox.add(session, "lesson_" + to.value, data)
-    session.commit()
+    data = dict(view, cancelled_by_role=party) if to == LessonStatus.cancelled else view
+    uow.emit("lesson_" + to.value, data)
     return view
 
 

@@ -15,15 +15,15 @@ def request_view(req, student_user_id):
             "closed_at": req.closed_at.isoformat() if req.closed_at else None}
 
 
-def create(session, outbox, user_id, data):
+def create(uow, user_id, data):
+    session = uow.session
     student = student_by_user(session, user_id)
     req = MatchingRequest(student_id=student.id, **data)
     session.add(req)
     session.flush()
     session.refresh(req)
     view = request_view(req, student.user_id)
-    outbox.add(session, "matching_request_created", view)
-    session.commit()
+    uow.emit("matching_request_created", view)
     return view
 
 
@@ -36,7 +36,8 @@ def list_own(session, user_id, status=None):
     return [request_view(r, student.user_id) for r in rows]
 
 
-def close(session, user_id, request_id):
+def close(uow, user_id, request_id):
+    session = uow.session
     student = student_by_user(session, user_id)
     req = session.execute(select(MatchingRequest).where(MatchingRequest.id == request_id).with_for_update()).scalar()
     if req is None:
@@ -46,5 +47,4 @@ def close(session, user_id, request_id):
     if req.status == MatchingRequestStatus.closed:
         raise Conflict("this request is already closed", {"request_id": ["Already closed."]})
     req.status, req.closed_at = MatchingRequestStatus.closed, datetime.now(timezone.utc)
-    session.commit()
     return request_view(req, student.user_id)

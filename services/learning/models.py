@@ -7,13 +7,13 @@ user version applied, so an older event can never overwrite a newer one.
 import enum
 import uuid
 
-from sqlalchemy import (ARRAY, BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index,
+from sqlalchemy import (ARRAY, Boolean, CheckConstraint, DateTime, ForeignKey, Index,
                         Integer, SmallInteger, String, Text, Time, func, text)
 from sqlalchemy.dialects.postgresql import ExcludeConstraint, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.eventstore import event_store_models
-from services.common.modeling import currency_check, pg_enum, uuid_pk
+from services.common.modeling import currency_check, currency_column, money_column, pg_enum, uuid_pk
 
 
 class Base(DeclarativeBase):
@@ -61,8 +61,8 @@ class Tutor(UserCopyMixin, Base):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    hourly_rate: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # cents
-    currency: Mapped[str] = mapped_column(String(3), nullable=False, default="USD", server_default="USD")
+    hourly_rate: Mapped[int | None] = money_column(nullable=True)  # cents
+    currency: Mapped[str] = currency_column()
     subjects: Mapped[list] = mapped_column(ARRAY(String(100)), nullable=False, default=list,
                                            server_default=text("'{}'"))
     languages: Mapped[list] = mapped_column(ARRAY(String(35)), nullable=False, default=list,
@@ -114,8 +114,8 @@ class Course(Base):
     tutor_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("tutors.id"), nullable=False)
     title: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
-    price: Mapped[int] = mapped_column(BigInteger, nullable=False)  # cents per lesson
-    currency: Mapped[str] = mapped_column(String(3), nullable=False, default="USD", server_default="USD")
+    price: Mapped[int] = money_column(nullable=False)  # cents per lesson
+    currency: Mapped[str] = currency_column()
     duration: Mapped[int] = mapped_column(Integer, nullable=False)  # minutes
     status: Mapped[CourseStatus] = mapped_column(pg_enum(CourseStatus, "course_status"), nullable=False,
                                                  default=CourseStatus.active, server_default="active")
@@ -168,8 +168,8 @@ class MatchingRequest(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     student_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("students.id"), nullable=False)
     subject: Mapped[str] = mapped_column(String(100), nullable=False)
-    budget: Mapped[int] = mapped_column(BigInteger, nullable=False)  # cents per hour
-    currency: Mapped[str] = mapped_column(String(3), nullable=False, default="USD", server_default="USD")
+    budget: Mapped[int] = money_column(nullable=False)  # cents per hour
+    currency: Mapped[str] = currency_column()
     requirements: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
     status: Mapped[MatchingRequestStatus] = mapped_column(
         pg_enum(MatchingRequestStatus, "matching_request_status"), nullable=False,

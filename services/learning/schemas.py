@@ -1,25 +1,19 @@
 """marshmallow payload schemas for learning's RPC entrypoints."""
 import zoneinfo
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
-MAX_LESSON_PRICE = 100_000       # cents: 1,000.00 a lesson is already far above any real rate
-MAX_HOURLY_RATE = 100_000        # cents an hour
-CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="Must be a 3-letter ISO currency code in capitals.")
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
+from services.common.schemas import AtLeastOneField, StrictSchema, currency_field, money_field
+from services.learning.rules import slots_overlap
 
 
 def _short_text(max_len, required=True):
     return fields.String(required=required, validate=validate.Length(min=1, max=max_len))
 
 
-class TutorProfileSchema(Strict):
-    hourly_rate = fields.Integer(strict=True, required=True, validate=validate.Range(min=100, max=MAX_HOURLY_RATE))
-    currency = fields.String(load_default="USD", validate=CURRENCY)
+class TutorProfileSchema(StrictSchema):
+    hourly_rate = money_field(min_amount=100)
+    currency = currency_field()
     subjects = fields.List(_short_text(100), required=True, validate=validate.Length(min=1, max=20))
     languages = fields.List(fields.String(validate=validate.Regexp(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
                                                                   error="Use a language code such as en or pt-BR.")),
@@ -35,11 +29,11 @@ class TutorProfileSchema(Strict):
             raise ValidationError("Unknown time zone; use an IANA name such as Europe/Berlin.")
 
 
-class VerifyTutorSchema(Strict):
+class VerifyTutorSchema(StrictSchema):
     is_verified = fields.Boolean(required=True)
 
 
-class SearchSchema(Strict):
+class SearchSchema(StrictSchema):
     subject = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
     language = fields.String(load_default=None, validate=validate.Length(min=2, max=15))
     max_rate = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=0))
@@ -48,7 +42,7 @@ class SearchSchema(Strict):
     limit = fields.Integer(strict=True, load_default=20, validate=validate.Range(min=1, max=100))
 
 
-class SlotSchema(Strict):
+class SlotSchema(StrictSchema):
     day_of_week = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=6))
     start_time = fields.Time(required=True, format="%H:%M")
     end_time = fields.Time(required=True, format="%H:%M")
@@ -59,47 +53,39 @@ class SlotSchema(Strict):
             raise ValidationError("Must be after start_time.", "end_time")
 
 
-class AvailabilitySchema(Strict):
+class AvailabilitySchema(StrictSchema):
     slots = fields.List(fields.Nested(SlotSchema), required=True, validate=validate.Length(max=100))
 
     @validates_schema
     def _no_overlaps(self, data, **kwargs):
-        slots = sorted(enumerate(data["slots"]), key=lambda s: (s[1]["day_of_week"], s[1]["start_time"]))
-        for (_, a), (j, b) in zip(slots, slots[1:]):
-            if a["day_of_week"] == b["day_of_week"] and b["start_time"] < a["end_time"]:
-                raise ValidationError({str(j): ["Overlaps another slot on the same day."]}, "slots")
+        j = slots_overlap(data["slots"])
+        if j is not None:
+            raise ValidationError({str(j): ["Overlaps another slot on the same day."]}, "slots")
 
 
-class CourseSchema(Strict):
+class CourseSchema(StrictSchema):
     title = _short_text(200)
     description = fields.String(load_default="", validate=validate.Length(max=5000))
-    price = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=MAX_LESSON_PRICE))
-    currency = fields.String(load_default="USD", validate=CURRENCY)
+    price = money_field()
+    currency = currency_field()
     duration = fields.Integer(strict=True, required=True, validate=validate.Range(min=15, max=480))
 
 
-class CourseUpdateSchema(CourseSchema):
-    @validates_schema
-    def _something(self, data, **kwargs):
-        if not data:
-            raise ValidationError("Give at least one field to change.", "_schema")
+class CourseUpdateSchema(CourseSchema, AtLeastOneField):
+    """Loaded with ``partial=True``: only the fields given change."""
 
 
-class BookLessonSchema(Strict):
+class BookLessonSchema(StrictSchema):
     course_id = fields.UUID(required=True)
     scheduled_at = fields.AwareDateTime(required=True, format="iso")
 
 
-class CancelLessonSchema(Strict):
+class CancelLessonSchema(StrictSchema):
     reason = fields.String(load_default="", validate=validate.Length(max=1000))
 
 
-class MatchingRequestSchema(Strict):
+class MatchingRequestSchema(StrictSchema):
     subject = _short_text(100)
-    budget = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=MAX_HOURLY_RATE))
-    currency = fields.String(load_default="USD", validate=CURRENCY)
+    budget = money_field()
+    currency = currency_field()
     requirements = fields.String(load_default="", validate=validate.Length(max=5000))
-
-
-class IdListSchema(Strict):
-    ids = fields.List(fields.UUID(), required=True, validate=validate.Length(max=500))

@@ -1,111 +1,158 @@
 """Learning service entrypoints: each checks the caller's token, validates
-its payload, and hands over to the module that owns the rule."""
+its payload, and hands over to the module that owns the rule, in one unit
+of work that it commits."""
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy, rpc
 
 from services.common.auth import Auth, issue_service_token
-from services.common.db import ServiceDatabase
 from services.common.errors import BadInput
 from services.common.health import HealthRpc
-from services.common.inbox import DeadLetterRpc, Inbox, follows
-from services.common.outbox import Outbox
+from services.common.inbox import DeadLetterRpc, Inbox, subscribe
+from services.common.uow import UnitOfWorkProvider
 from services.common.validation import load, parse_uuid, parse_uuid_list
 from services.learning import courses, lessons, matching, tutors, user_copies
-from services.learning.models import Base, FailedEvent, InboxEvent, LessonStatus, OutboxEvent
+from services.learning.events import PUBLISHED
+from services.learning.models import Base, LessonStatus
 from services.learning.schemas import (AvailabilitySchema, BookLessonSchema, CancelLessonSchema, CourseSchema,
                                        CourseUpdateSchema, MatchingRequestSchema, SearchSchema,
                                        TutorProfileSchema, VerifyTutorSchema)
 
-TUTOR, STUDENT, ADMIN = {"tutor"}, {"student"}, {"admin"}
+TUTOR, STUDENT, ADMIN, ADMIN_OR_SERVICE = {"tutor"}, {"student"}, {"admin"}, {"admin", "service"}
+USER_EVENT = {"versions": {1}, "schema": user_copies.UserSnapshot}
 
 
 class LearningService(HealthRpc, DeadLetterRpc):
     name = "learning"
 
-    db = ServiceDatabase("learning", Base)
+    uow = UnitOfWorkProvider(Base, PUBLISHED)
+    inbox = Inbox()
     config = Config()
     auth = Auth()
-    outbox = Outbox(OutboxEvent)
-    inbox = Inbox(InboxEvent, FailedEvent, user_copies.HANDLERS)
     identity = RpcProxy("identity")
 
     # Identity's user events keep learning's copies of users current.
 
-    @follows("identity", "user_created")
-    def on_user_created(self, envelope):
-        self.inbox.handle("identity", envelope)
+    @subscribe("identity", "user_created", **USER_EVENT)
+    def on_user_created(self, uow, event):
+        user_copies.apply_user_event(uow, event.data)
 
-    @follows("identity", "user_updated")
-    def on_user_updated(self, envelope):
-        self.inbox.handle("identity", envelope)
+    @subscribe("identity", "user_updated", **USER_EVENT)
+    def on_user_updated(self, uow, event):
+        user_copies.apply_user_event(uow, event.data)
 
-    @follows("identity", "user_deactivated")
-    def on_user_deactivated(self, envelope):
-        self.inbox.handle("identity", envelope)
+    @subscribe("identity", "user_deactivated", **USER_EVENT)
+    def on_user_deactivated(self, uow, event):
+        user_copies.apply_user_event(uow, event.data)
 
     @rpc
-    def resync_users(self):
-        """Repair the user copies from identity (an operator's tool)."""
-        def page(cursor, limit):
-            return self.identity.list_users(issue_service_token(self.name), cursor=cursor, limit=limit)
-        return user_copies.resync(self.db.session, page)
+    def resync_users(self, page_size=500):
+        """Repair the user copies from identity (an operator's tool): one
+        unit of work per page, so a long run holds no lock for long."""
+        report, cursor = user_copies.ResyncReport(), None
+        while True:
+            page = self.identity.list_users(issue_service_token(self.name), cursor=cursor, limit=page_size)
+            with self.uow() as uow:
+                user_copies.resync_page(uow, page["items"], report)
+                uow.commit()
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        with self.uow() as uow:
+            return report.as_dict(orphaned=user_copies.orphans(uow.session, report.seen))
 
     # Tutors: profiles are public; only the tutor edits theirs, only an admin verifies.
 
     @rpc
     def set_tutor_profile(self, token, payload):
         tutor = self.auth.require(token, TUTOR)
-        return tutors.set_profile(self.db.session, self.outbox, tutor.user_id, load(TutorProfileSchema(), payload))
+        profile = load(TutorProfileSchema(), payload)
+        with self.uow() as uow:
+            view = tutors.set_profile(uow, tutor.user_id, profile)
+            uow.commit()
+        return view
 
     @rpc
     def verify_tutor(self, token, tutor_user_id, payload):
         self.auth.require(token, ADMIN)
         data = load(VerifyTutorSchema(), payload)
-        return tutors.set_verified(self.db.session, self.outbox, parse_uuid(tutor_user_id, "tutor_user_id"),
-                                   data["is_verified"])
+        with self.uow() as uow:
+            view = tutors.set_verified(uow, parse_uuid(tutor_user_id, "tutor_user_id"), data["is_verified"])
+            uow.commit()
+        return view
 
     @rpc
     def get_tutor_profiles(self, user_ids):
-        return tutors.profiles(self.db.session, parse_uuid_list(user_ids, "user_ids"))
+        user_ids = parse_uuid_list(user_ids, "user_ids")
+        with self.uow() as uow:
+            return tutors.profiles(uow.session, user_ids)
 
     @rpc
     def search_tutors(self, payload=None):
-        return tutors.search(self.db.session, load(SearchSchema(), payload or {}))
+        query = load(SearchSchema(), payload or {})
+        with self.uow() as uow:
+            return tutors.search(uow.session, query)
 
     @rpc
     def set_availability(self, token, payload):
         tutor = self.auth.require(token, TUTOR)
-        return tutors.set_availability(self.db.session, tutor.user_id, load(AvailabilitySchema(), payload)["slots"])
+        slots = load(AvailabilitySchema(), payload)["slots"]
+        with self.uow() as uow:
+            view = tutors.set_availability(uow, tutor.user_id, slots)
+            uow.commit()
+        return view
 
     @rpc
     def get_availability(self, tutor_user_id):
-        return tutors.availability(self.db.session, parse_uuid(tutor_user_id, "tutor_user_id"))
+        tutor_user_id = parse_uuid(tutor_user_id, "tutor_user_id")
+        with self.uow() as uow:
+            return tutors.availability(uow.session, tutor_user_id)
+
+    @rpc
+    def get_availabilities(self, tutor_user_ids):
+        """Many tutors' weekly slots in one call; None where a user is no tutor."""
+        tutor_user_ids = parse_uuid_list(tutor_user_ids, "tutor_user_ids")
+        with self.uow() as uow:
+            return tutors.availabilities(uow.session, tutor_user_ids)
 
     # Courses: only their own tutor changes them.
 
     @rpc
     def create_course(self, token, payload):
         tutor = self.auth.require(token, TUTOR)
-        return courses.create(self.db.session, self.outbox, tutor.user_id, load(CourseSchema(), payload))
+        data = load(CourseSchema(), payload)
+        with self.uow() as uow:
+            view = courses.create(uow, tutor.user_id, data)
+            uow.commit()
+        return view
 
     @rpc
     def update_course(self, token, course_id, payload):
         tutor = self.auth.require(token, TUTOR)
         changes = load(CourseUpdateSchema(), payload, partial=True)
-        return courses.update(self.db.session, self.outbox, tutor.user_id, parse_uuid(course_id, "course_id"), changes)
+        with self.uow() as uow:
+            view = courses.update(uow, tutor.user_id, parse_uuid(course_id, "course_id"), changes)
+            uow.commit()
+        return view
 
     @rpc
     def archive_course(self, token, course_id):
         tutor = self.auth.require(token, TUTOR)
-        return courses.archive(self.db.session, self.outbox, tutor.user_id, parse_uuid(course_id, "course_id"))
+        with self.uow() as uow:
+            view = courses.archive(uow, tutor.user_id, parse_uuid(course_id, "course_id"))
+            uow.commit()
+        return view
 
     @rpc
     def get_courses(self, course_ids):
-        return courses.courses(self.db.session, parse_uuid_list(course_ids, "course_ids"))
+        course_ids = parse_uuid_list(course_ids, "course_ids")
+        with self.uow() as uow:
+            return courses.courses(uow.session, course_ids)
 
     @rpc
     def courses_for_tutors(self, tutor_user_ids):
-        return courses.courses_for_tutors(self.db.session, parse_uuid_list(tutor_user_ids, "tutor_user_ids"))
+        tutor_user_ids = parse_uuid_list(tutor_user_ids, "tutor_user_ids")
+        with self.uow() as uow:
+            return courses.courses_for_tutors(uow.session, tutor_user_ids)
 
     # Lessons.
 
@@ -113,11 +160,17 @@ class LearningService(HealthRpc, DeadLetterRpc):
     def book_lesson(self, token, payload):
         student = self.auth.require(token, STUDENT)
         data = load(BookLessonSchema(), payload)
-        return lessons.book(self.db.session, self.outbox, student.user_id, data["course_id"], data["scheduled_at"])
+        with self.uow() as uow:
+            view = lessons.book(uow, student.user_id, data["course_id"], data["scheduled_at"])
+            uow.commit()
+        return view
 
     @rpc
     def get_lesson(self, token, lesson_id):
-        return lessons.get(self.db.session, self.auth.require(token), parse_uuid(lesson_id, "lesson_id"))
+        principal = self.auth.require(token)
+        lesson_id = parse_uuid(lesson_id, "lesson_id")
+        with self.uow() as uow:
+            return lessons.get(uow.session, principal, lesson_id)
 
     @rpc
     def confirm_lesson(self, token, lesson_id):
@@ -134,39 +187,59 @@ class LearningService(HealthRpc, DeadLetterRpc):
 
     def _move_lesson(self, token, lesson_id, to, reason=""):
         principal = self.auth.require(token, TUTOR | STUDENT)
-        return lessons.transition(self.db.session, self.outbox, principal, parse_uuid(lesson_id, "lesson_id"),
-                                  to, reason)
+        lesson_id = parse_uuid(lesson_id, "lesson_id")
+        with self.uow() as uow:
+            view = lessons.transition(uow, principal, lesson_id, to, reason)
+            uow.commit()
+        return view
 
     @rpc
     def lessons_for_users(self, token, user_ids, role):
         """Lessons of each user as ``role``; a user sees their own, an admin anyone's."""
-        principal = self.auth.require(token)
+        ids = self._own_or_admin(token, user_ids, "user_ids")
         if role not in ("student", "tutor"):
             raise BadInput("invalid role", {"role": ["Must be student or tutor."]})
-        ids = parse_uuid_list(user_ids, "user_ids")
-        if not (principal.is_admin or principal.is_service or all(str(i) == principal.user_id for i in ids)):
-            self.auth.require(token, ADMIN)  # raises Forbidden with the usual message
-        return lessons.lessons_for_users(self.db.session, ids, role)
+        with self.uow() as uow:
+            return lessons.lessons_for_users(uow.session, ids, role)
 
     @rpc
-    def enrolled_courses(self, student_user_ids):
-        return lessons.enrolled_courses(self.db.session, parse_uuid_list(student_user_ids, "student_user_ids"))
+    def enrolled_courses(self, token, student_user_ids):
+        """Courses each student takes; a student sees their own, an admin anyone's."""
+        ids = self._own_or_admin(token, student_user_ids, "student_user_ids")
+        with self.uow() as uow:
+            return lessons.enrolled_courses(uow.session, ids)
+
+    def _own_or_admin(self, token, user_ids, field):
+        principal = self.auth.require(token)
+        ids = parse_uuid_list(user_ids, field)
+        if not (principal.is_admin or principal.is_service or all(str(i) == principal.user_id for i in ids)):
+            self.auth.require(token, ADMIN_OR_SERVICE)  # raises Forbidden with the usual message
+        return ids
 
     # Matching requests: a student's own.
 
     @rpc
     def create_matching_request(self, token, payload):
         student = self.auth.require(token, STUDENT)
-        return matching.create(self.db.session, self.outbox, student.user_id, load(MatchingRequestSchema(), payload))
+        data = load(MatchingRequestSchema(), payload)
+        with self.uow() as uow:
+            view = matching.create(uow, student.user_id, data)
+            uow.commit()
+        return view
 
     @rpc
     def list_matching_requests(self, token, status=None):
         student = self.auth.require(token, STUDENT)
         if status not in (None, "open", "closed"):
             raise BadInput("invalid status", {"status": ["Must be open or closed."]})
-        return matching.list_own(self.db.session, student.user_id, status)
+        with self.uow() as uow:
+            return matching.list_own(uow.session, student.user_id, status)
 
     @rpc
     def close_matching_request(self, token, request_id):
         student = self.auth.require(token, STUDENT)
-        return matching.close(self.db.session, student.user_id, parse_uuid(request_id, "request_id"))
+        request_id = parse_uuid(request_id, "request_id")
+        with self.uow() as uow:
+            view = matching.close(uow, student.user_id, request_id)
+            uow.commit()
+        return view

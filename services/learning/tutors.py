@@ -16,24 +16,23 @@ def tutor_view(tutor):
             "is_verified": tutor.is_verified}
 
 
-def set_profile(session, outbox, user_id, profile):
-    tutor = tutor_by_user(session, user_id, lock=True)
+def set_profile(uow, user_id, profile):
+    tutor = tutor_by_user(uow.session, user_id, lock=True)
     for field, value in profile.items():
         setattr(tutor, field, value)
-    session.flush()
-    view = tutor_view(tutor)
-    outbox.add(session, "tutor_profile_updated", view)
-    session.commit()
-    return view
+    return _profile_changed(uow, tutor)
 
 
-def set_verified(session, outbox, user_id, is_verified):
-    tutor = tutor_by_user(session, user_id, lock=True)
+def set_verified(uow, user_id, is_verified):
+    tutor = tutor_by_user(uow.session, user_id, lock=True)
     tutor.is_verified = is_verified
-    session.flush()
+    return _profile_changed(uow, tutor)
+
+
+def _profile_changed(uow, tutor):
+    uow.session.flush()
     view = tutor_view(tutor)
-    outbox.add(session, "tutor_profile_updated", view)
-    session.commit()
+    uow.emit("tutor_profile_updated", view)
     return view
 
 
@@ -70,17 +69,31 @@ def slot_view(slot):
             "end_time": slot.end_time.strftime("%H:%M")}
 
 
-def set_availability(session, user_id, slots):
+def set_availability(uow, user_id, slots):
     """Replace the tutor's weekly slots (validated not to overlap)."""
+    session = uow.session
     tutor = tutor_by_user(session, user_id, lock=True)
     session.execute(delete(TutorAvailability).where(TutorAvailability.tutor_id == tutor.id))
     session.add_all(TutorAvailability(tutor_id=tutor.id, **slot) for slot in slots)
-    session.commit()
+    session.flush()
     return availability(session, user_id)
 
 
 def availability(session, user_id):
     tutor = tutor_by_user(session, user_id)
-    rows = session.execute(select(TutorAvailability).where(TutorAvailability.tutor_id == tutor.id)
-                           .order_by(TutorAvailability.day_of_week, TutorAvailability.start_time)).scalars()
-    return {"tutor_user_id": str(user_id), "timezone": tutor.timezone, "slots": [slot_view(s) for s in rows]}
+    return availabilities(session, [tutor.user_id])[0]
+
+
+def availabilities(session, user_ids):
+    """Each tutor's weekly slots in one query, in the order asked; None
+    where a user is not a tutor."""
+    rows = session.execute(select(Tutor, TutorAvailability).outerjoin(
+        TutorAvailability, TutorAvailability.tutor_id == Tutor.id).where(Tutor.user_id.in_(set(user_ids)))
+        .order_by(TutorAvailability.day_of_week, TutorAvailability.start_time)).all()
+    found = {}
+    for tutor, slot in rows:
+        entry = found.setdefault(tutor.user_id, {"tutor_user_id": str(tutor.user_id), "timezone": tutor.timezone,
+                                                 "slots": []})
+        if slot is not None:
+            entry["slots"].append(slot_view(slot))
+    return [found.get(u) for u in user_ids]

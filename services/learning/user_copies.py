@@ -5,20 +5,22 @@ applying one is an upsert guarded by ``source_version``: events may arrive
 twice or out of order, and the newest version still wins.
 """
 import uuid
+from dataclasses import dataclass, field
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 
 from services.common.errors import NotFound
-from services.common.inbox import DeadLetter
 from services.learning.models import Student, Tutor
 
 COPIED_ROLES = {"student": Student, "tutor": Tutor}
 
 
 class UserSnapshot(Schema):
-    """``data`` of user_created / user_updated / user_deactivated, version 1."""
+    """What learning reads of identity's user_created, user_updated and
+    user_deactivated, version 1 (docs/events.md): its own declaration of
+    the published contract, since no service imports another."""
     class Meta:
         unknown = EXCLUDE
 
@@ -29,15 +31,6 @@ class UserSnapshot(Schema):
     role = fields.String(required=True, validate=validate.OneOf(["student", "tutor", "admin"]))
     status = fields.String(required=True, validate=validate.OneOf(["active", "suspended", "deactivated"]))
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-
-
-def snapshot_from_event(envelope):
-    if envelope["version"] != 1:
-        raise DeadLetter("unsupported event version {}".format(envelope["version"]))
-    try:
-        return UserSnapshot().load(envelope["data"])
-    except ValidationError as exc:
-        raise DeadLetter("invalid user snapshot: {}".format(exc.messages))
 
 
 def upsert_copy(session, snap, only_if_older_than=None):
@@ -62,16 +55,10 @@ def upsert_copy(session, snap, only_if_older_than=None):
     return "created" if row.inserted else "updated"
 
 
-def apply_user_event(session, envelope):
-    """Inbox handler for identity's user_created, user_updated and user_deactivated."""
-    upsert_copy(session, snapshot_from_event(envelope))
-
-
-HANDLERS = {
-    "identity.user_created": apply_user_event,
-    "identity.user_updated": apply_user_event,
-    "identity.user_deactivated": apply_user_event,
-}
+def apply_user_event(uow, snap):
+    """Identity's user_created, user_updated and user_deactivated, checked
+    against ``UserSnapshot`` by the inbox."""
+    upsert_copy(uow.session, snap)
 
 
 def _copy_matches(session, snap):
@@ -82,37 +69,41 @@ def _copy_matches(session, snap):
         (snap["email"], name, snap["status"], snap["version"])
 
 
-def resync(session, list_users_page, page_size=500):
-    """Repair every copy from identity's current data, page by page.
+@dataclass
+class ResyncReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    checked: int = 0
+    seen: set = field(default_factory=set)
 
-    ``list_users_page(cursor, limit)`` is identity's ``list_users``. A copy
-    that differs is overwritten even at the same version (that is what a bug
-    leaves behind), but never with data older than it already holds, so an
-    event applied meanwhile is not undone. Copies of users identity does not
-    know are reported, not deleted.
+    def as_dict(self, orphaned):
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+                "checked": self.checked, "orphaned": orphaned}
+
+
+def resync_page(uow, users, report):
+    """Repair the copies of one page of identity's ``list_users``.
+
+    A copy that differs is overwritten even at the same version (that is
+    what a bug leaves behind), but never with data older than it already
+    holds, so an event applied meanwhile is not undone.
     """
-    report = {"created": 0, "updated": 0, "unchanged": 0, "checked": 0, "orphaned": []}
-    seen, cursor = set(), None
-    while True:
-        page = list_users_page(cursor, page_size)
-        for user in page["items"]:
-            snap = UserSnapshot().load(dict(user, user_id=user["id"]))
-            seen.add(snap["user_id"])
-            report["checked"] += 1
-            if snap["role"] not in COPIED_ROLES or _copy_matches(session, snap):
-                report["unchanged"] += 1
-                continue
-            outcome = upsert_copy(session, snap, only_if_older_than=snap["version"])
-            report[outcome] += 1
-        session.commit()
-        cursor = page.get("next_cursor")
-        if not cursor:
-            break
-    for model in COPIED_ROLES.values():
-        for (user_id,) in session.execute(select(model.user_id)):
-            if user_id not in seen:
-                report["orphaned"].append(str(user_id))
-    return report
+    for user in users:
+        snap = UserSnapshot().load(dict(user, user_id=user["id"]))
+        report.seen.add(snap["user_id"])
+        report.checked += 1
+        if snap["role"] not in COPIED_ROLES or _copy_matches(uow.session, snap):
+            report.unchanged += 1
+            continue
+        outcome = upsert_copy(uow.session, snap, only_if_older_than=snap["version"])
+        setattr(report, outcome, getattr(report, outcome) + 1)
+
+
+def orphans(session, seen):
+    """Copies of users identity does not know: reported, never deleted."""
+    return [str(user_id) for model in COPIED_ROLES.values()
+            for (user_id,) in session.execute(select(model.user_id)) if user_id not in seen]
 
 
 def _copy_by_user(session, model, role, user_id, lock=False):

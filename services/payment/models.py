@@ -12,7 +12,8 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.eventstore import event_store_models
-from services.common.modeling import created_at, currency_check, pg_enum, updated_at, user_ref, uuid_pk
+from services.common.modeling import (created_at, currency_check, currency_column, money_column, pg_enum, updated_at,
+                                      user_ref, uuid_pk)
 
 
 class Base(DeclarativeBase):
@@ -49,14 +50,6 @@ class RefundStatus(str, enum.Enum):
     failed = "failed"
 
 
-def _money(nullable=False):
-    return mapped_column(BigInteger, nullable=nullable)
-
-
-def _currency():
-    return mapped_column(String(3), nullable=False, default="USD", server_default="USD")
-
-
 class Payment(Base):
     __tablename__ = "payments"
     __table_args__ = (
@@ -72,9 +65,9 @@ class Payment(Base):
     lesson_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     student_user_id: Mapped[uuid.UUID] = user_ref()
     tutor_user_id: Mapped[uuid.UUID] = user_ref()
-    amount: Mapped[int] = _money()
+    amount: Mapped[int] = money_column()
     platform_fee: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
-    currency: Mapped[str] = _currency()
+    currency: Mapped[str] = currency_column()
     status: Mapped[PaymentStatus] = mapped_column(pg_enum(PaymentStatus, "payment_status"), nullable=False,
                                                   default=PaymentStatus.pending, server_default="pending")
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
@@ -93,8 +86,8 @@ class Transaction(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     payment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("payments.id"), nullable=False)
     type: Mapped[TransactionType] = mapped_column(pg_enum(TransactionType, "transaction_type"), nullable=False)
-    amount: Mapped[int] = _money()
-    currency: Mapped[str] = _currency()
+    amount: Mapped[int] = money_column()
+    currency: Mapped[str] = currency_column()
     stripe_transaction_id: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
     created_at = created_at()
 
@@ -110,8 +103,8 @@ class Payout(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     tutor_user_id: Mapped[uuid.UUID] = user_ref()
-    amount: Mapped[int] = _money()
-    currency: Mapped[str] = _currency()
+    amount: Mapped[int] = money_column()
+    currency: Mapped[str] = currency_column()
     period_start = mapped_column(Date, nullable=False)
     period_end = mapped_column(Date, nullable=False)
     status: Mapped[PayoutStatus] = mapped_column(pg_enum(PayoutStatus, "payout_status"), nullable=False,
@@ -134,8 +127,8 @@ class Invoice(Base):
                                                   unique=True)
     student_user_id: Mapped[uuid.UUID] = user_ref()
     tutor_user_id: Mapped[uuid.UUID] = user_ref()
-    amount: Mapped[int] = _money()
-    currency: Mapped[str] = _currency()
+    amount: Mapped[int] = money_column()
+    currency: Mapped[str] = currency_column()
     created_at = created_at()
 
 
@@ -149,8 +142,8 @@ class Refund(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     payment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("payments.id"), nullable=False)
-    amount: Mapped[int] = _money()
-    currency: Mapped[str] = _currency()
+    amount: Mapped[int] = money_column()
+    currency: Mapped[str] = currency_column()
     reason: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
     status: Mapped[RefundStatus] = mapped_column(pg_enum(RefundStatus, "refund_status"), nullable=False,
                                                  default=RefundStatus.pending, server_default="pending")

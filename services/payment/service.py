@@ -1,14 +1,14 @@
 """Payment service entrypoints."""
 from nameko.dependency_providers import Config
 
-from services.common.db import ServiceDatabase
-from services.common.health import HealthRpc
+from services.payment.events import PUBLISHED
 from services.payment.models import Base
+from services.common.health import HealthRpc
+from services.common.uow import UnitOfWorkProvider
 
 
 class PaymentService(HealthRpc):
     name = "payment"
 
-    db = ServiceDatabase("payment", Base)
+    uow = UnitOfWorkProvider(Base, PUBLISHED)
     config = Config()
-

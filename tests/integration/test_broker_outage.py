@@ -8,12 +8,10 @@ import subprocess
 import time
 
 import pytest
-from sqlalchemy.orm import sessionmaker
-
-from services.common.db import make_engine
-from services.common.outbox import OutboxWriter
+from services.common.uow import script_units
 from services.identity import users
-from services.identity.models import OutboxEvent
+from services.identity.events import PUBLISHED
+from services.identity.models import Base
 from tests.integration.helpers import Db, new_user, wait_for
 
 pytestmark = pytest.mark.broker_outage
@@ -23,33 +21,34 @@ def rabbitmqctl(*args):
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
 
 
-def register_in_process(session, payload):
-    """identity's own registration code, committed straight to its database
+def register_in_process(units, payload, commit=True):
+    """identity's own registration code, in a unit of work on its database
     (RPC cannot reach identity while the broker is down)."""
-    return users.create(session, OutboxWriter("identity", OutboxEvent), payload)
+    with units() as uow:
+        user_id = str(users.create(uow, payload).id)
+        if commit:
+            uow.commit()
+    return user_id
 
 
 def test_committed_users_arrive_after_the_broker_returns(platform, databases, amqp_uri):
     identity_db, learning_db = Db(databases["identity"].url), Db(databases["learning"].url)
-    engine = make_engine("identity", pool_size=1)
-    Session = sessionmaker(bind=engine)
     committed, rolled_back = [], new_user()
     rabbitmqctl("stop_app")
     try:
-        with Session() as session:
-            for i in range(5):
-                committed.append(str(register_in_process(session, new_user(i)).id))
-            session.commit()
-        with Session() as session:
-            register_in_process(session, rolled_back)
-            session.rollback()
+        with script_units("identity", Base, PUBLISHED) as units:
+            committed = [register_in_process(units, new_user(i)) for i in range(5)]
+            register_in_process(units, rolled_back, commit=False)  # left without commit: rolled back
         time.sleep(2)  # the relay tries, fails and backs off
         assert identity_db.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL "
                                   "AND envelope->'data'->>'user_id' = ANY(:ids)", ids=committed) == 5
+        # The relay says why the oldest event is stuck, for operators.
+        attempts, error = identity_db.all("SELECT attempts, last_error FROM outbox WHERE published_at IS NULL "
+                                          "ORDER BY id LIMIT 1")[0]
+        assert attempts >= 1 and error
     finally:
         rabbitmqctl("start_app")
         rabbitmqctl("await_startup")
-        engine.dispose()
     wait_for(lambda: learning_db.scalar("SELECT count(*) FROM students WHERE user_id::text = ANY(:ids)",
                                         ids=committed) == 5, timeout=90, message="copies after the outage")
     assert identity_db.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL "

@@ -97,8 +97,12 @@ def test_full_path_through_the_rpc_api(platform, rpc, tap, learning_db):
     assert rpc.learning.complete_lesson(tutor_token, lesson["id"])["status"] == "completed"
     tap.wait_for("lesson_completed", id=lesson["id"])
 
-    enrolled = rpc.learning.enrolled_courses([student_user["id"]])
+    enrolled = rpc.learning.enrolled_courses(student_token, [student_user["id"]])
     assert [c["id"] for c in enrolled[student_user["id"]]] == [course["id"]]
+    with pytest.raises(Forbidden):  # another user's courses are private
+        rpc.learning.enrolled_courses(tutor_token, [student_user["id"]])
+    with pytest.raises(Unauthenticated):
+        rpc.learning.enrolled_courses(None, [student_user["id"]])
     mine = rpc.learning.lessons_for_users(student_token, [student_user["id"]], "student")
     assert [(lsn["id"], lsn["status"]) for lsn in mine[student_user["id"]]] == [(lesson["id"], "completed")]
 

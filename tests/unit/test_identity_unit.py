@@ -273,13 +273,13 @@ def test_register_with_bad_input_touches_nothing(service):
     with pytest.raises(BadInput) as caught:
         service.register(registration(role="admin", email="bad"))
     assert set(caught.value.details) == {"role", "email"}
-    assert not service.db.session.mock_calls and not service.outbox.add.called
+    assert not service.uow.called
 
 
 def test_update_of_someone_else_is_forbidden(service):
     with pytest.raises(Forbidden):
         service.update_user(token_for(), str(uuid.uuid4()), {"first_name": "Eve"})
-    assert not service.db.session.mock_calls
+    assert not service.uow.called
 
 
 def test_expired_and_forged_tokens_are_unauthenticated(service):
@@ -288,7 +288,7 @@ def test_expired_and_forged_tokens_are_unauthenticated(service):
     for bad in (expired, forged, "", None, "not.a.jwt"):
         with pytest.raises(Unauthenticated):
             service.get_user(bad, str(uuid.uuid4()))
-    assert not service.db.session.mock_calls
+    assert not service.uow.called
 
 
 def test_list_users_and_set_status_need_admin(service):
@@ -296,7 +296,7 @@ def test_list_users_and_set_status_need_admin(service):
         service.list_users(token_for("tutor"))
     with pytest.raises(Forbidden):
         service.set_status(token_for("student"), str(uuid.uuid4()), {"status": "suspended"})
-    assert not service.db.session.mock_calls
+    assert not service.uow.called
 
 
 @pytest.mark.parametrize("ids", [["nope"], "not a list", [str(uuid.uuid4())] * 501, None])
@@ -310,7 +310,8 @@ def test_logout_with_a_service_token_is_forbidden(service, monkeypatch):
     monkeypatch.setenv("AUTH_JWT_SECRET", SECRET)
     with pytest.raises(Forbidden):
         service.logout(issue_service_token("learning"))
-    assert not service.db.session.mock_calls
+    unit = service.uow.return_value.__enter__.return_value
+    assert not unit.session.mock_calls and not unit.emit.called and not unit.commit.called
 
 
 def test_mailed_tokens_are_exposed_only_when_asked(monkeypatch):

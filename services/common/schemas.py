@@ -1,0 +1,39 @@
+"""Payload-schema building blocks every service shares (docs/architecture.md,
+"Service shape"): the strict base, the partial-update rule, money."""
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+# Cents. 1,000.00 a lesson or an hour is already far above any real rate;
+# the database's CHECK constraints allow more, so this is the tighter rule.
+MAX_AMOUNT = 100_000
+
+# ``\Z``, not ``$``: ``$`` also matches before a final newline, so "USD\n"
+# would pass here and then be refused by the database.
+CURRENCY_PATTERN = r"[A-Z]{3}\Z"
+
+
+class StrictSchema(Schema):
+    """Unknown fields are refused, not ignored: a misspelt field is a bug."""
+    class Meta:
+        unknown = RAISE
+
+
+class AtLeastOneField(StrictSchema):
+    """A partial update: only the fields given change, and there must be one."""
+
+    @validates_schema
+    def _at_least_one_field(self, data, **kwargs):
+        if not data:
+            raise ValidationError("Give at least one field to change.", "_schema")
+
+
+def money_field(required=True, min_amount=0, max_amount=MAX_AMOUNT, **kwargs):
+    """An amount in integer minor units (cents); never a float."""
+    return fields.Integer(strict=True, required=required,
+                          validate=validate.Range(min=min_amount, max=max_amount), **kwargs)
+
+
+def currency_field(**kwargs):
+    """An ISO 4217 code in capitals (USD by default)."""
+    kwargs.setdefault("load_default", "USD")
+    return fields.String(validate=validate.Regexp(
+        CURRENCY_PATTERN, error="Must be a 3-letter ISO currency code in capitals."), **kwargs)
