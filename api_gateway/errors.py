@@ -1,4 +1,4 @@
-"""Service errors to GraphQL errors with ``extensions.code`` (DESIGN.md §4).
+"""Service errors to GraphQL errors with ``extensions.code`` (docs/architecture.md, "Errors").
 No stack trace ever reaches a client."""
 import logging
 

@@ -11,7 +11,7 @@ warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 import eventlet  # noqa: E402
 import eventlet.queue  # noqa: E402
 
-eventlet.monkey_patch()  # before psycopg2, kombu and nameko (DESIGN.md §3)
+eventlet.monkey_patch()  # before psycopg2, kombu and nameko (docs/architecture.md, "Runtime notes")
 
 import argparse  # noqa: E402
 import json  # noqa: E402

@@ -89,6 +89,16 @@ class Platform:
             if os.path.exists(self._pidfile(name)):
                 os.remove(self._pidfile(name))
 
+    def kill(self, name):
+        """SIGKILL, as a crash would end it: no worker finishes, nothing is
+        cleaned up."""
+        pid = self.pid(name)
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.05)
+            os.remove(self._pidfile(name))
+
     def running(self):
         names = [f[:-4] for f in os.listdir(self.run_dir) if f.endswith(".pid")]
         return sorted(n for n in names if self.pid(n))

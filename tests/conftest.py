@@ -5,7 +5,7 @@ never touches development data or a platform started by ``scripts/up``.
 """
 import eventlet
 
-eventlet.monkey_patch()  # before psycopg2, kombu and nameko are imported (DESIGN.md §3)
+eventlet.monkey_patch()  # before psycopg2, kombu and nameko are imported (docs/architecture.md, "Runtime notes")
 
 import os  # noqa: E402
 import shutil  # noqa: E402
@@ -31,6 +31,8 @@ def _configure_test_environment():
     # Fast retries, so the dead-letter tests take seconds, not minutes.
     os.environ["EVENT_RETRY_BASE_SECONDS"] = "0.2"
     os.environ["EVENT_MAX_ATTEMPTS"] = "3"
+    # A retry claim left unfinished by a crash is due again after this.
+    os.environ["EVENT_RETRY_LEASE_SECONDS"] = "2"
     os.environ["OUTBOX_POLL_INTERVAL"] = "0.2"
 
 

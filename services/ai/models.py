@@ -1,4 +1,4 @@
-"""Tables of ``edtech_ai_db`` (DESIGN.md §1), and nothing else."""
+"""Tables of ``edtech_ai_db`` and nothing else (docs/architecture.md)."""
 import enum
 import uuid
 

@@ -1,4 +1,4 @@
-"""Signed tokens: services act for a user only on a verified JWT (DESIGN.md §4).
+"""Signed tokens: services act for a user only on a verified JWT (docs/architecture.md, "Identity on RPC").
 
 nameko's ``context_data`` is plain AMQP headers that anyone who can publish
 can forge, so every RPC that acts for a user takes the caller's access token

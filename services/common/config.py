@@ -2,7 +2,7 @@
 
 Nameko's dependency, Alembic's ``env.py`` and the scripts all call
 ``db_settings``, so the variable names and defaults live only here
-(DESIGN.md §2).
+(docs/architecture.md, "Configuration").
 """
 import os
 from dataclasses import dataclass

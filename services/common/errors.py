@@ -1,5 +1,5 @@
 """Typed errors every service raises and the gateway maps to GraphQL codes
-(DESIGN.md §4).
+(docs/architecture.md, "Errors").
 
 They are registered with nameko's ``deserialize_to_instance``, so a caller
 that imports this module gets the same class back from an RPC, with the

@@ -1,6 +1,6 @@
 """``python -m services.common.nameko_cli run|shell ...``: the nameko command
-line with eventlet's import-time deprecation notice filtered out (DESIGN.md
-§3), so operators see only what matters."""
+line with eventlet's import-time deprecation notice filtered out
+(docs/architecture.md, "Runtime notes"), so operators see only what matters."""
 import sys
 import warnings
 

@@ -1,4 +1,5 @@
-"""argon2id at OWASP's minimum: 19 MiB of memory, 2 iterations, 1 lane (DESIGN.md §3)."""
+"""argon2id at OWASP's minimum: 19 MiB of memory, 2 iterations, 1 lane
+(docs/architecture.md, "Identity on RPC")."""
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 

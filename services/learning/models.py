@@ -1,4 +1,4 @@
-"""Tables of ``edtech_learning_db`` (DESIGN.md §1), and nothing else.
+"""Tables of ``edtech_learning_db`` and nothing else (docs/architecture.md).
 
 ``students`` and ``tutors`` hold learning's own copy of a user's email and
 name, kept in step by identity's events; ``source_version`` is the newest

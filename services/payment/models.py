@@ -1,4 +1,4 @@
-"""Tables of ``edtech_payment_db`` (DESIGN.md §1), and nothing else.
+"""Tables of ``edtech_payment_db`` and nothing else (docs/architecture.md).
 
 Money is integer cents plus an ISO currency code. Lessons and users live in
 other services' databases, so ``lesson_id`` and the ``*_user_id`` columns are

@@ -1,0 +1,88 @@
+"""Learning's pure rules (services/learning/rules.py), with no database."""
+import uuid
+from datetime import datetime, time, timedelta, timezone
+
+import pytest
+
+from services.common.errors import BadInput, Conflict, Forbidden
+from services.learning import rules
+from services.learning.models import LessonStatus as S
+
+NOW = datetime(2030, 3, 4, 12, 0, tzinfo=timezone.utc)
+LATER, EARLIER = NOW + timedelta(hours=2), NOW - timedelta(hours=2)
+
+
+@pytest.mark.parametrize("status, to, party, start", [
+    (S.requested, S.confirmed, "tutor", LATER),
+    (S.requested, S.cancelled, "tutor", LATER),
+    (S.requested, S.cancelled, "student", LATER),
+    (S.confirmed, S.cancelled, "student", LATER),
+    (S.confirmed, S.completed, "tutor", EARLIER),
+])
+def test_allowed_transitions(status, to, party, start):
+    assert rules.check_transition(status, to, party, NOW, start) is None
+
+
+@pytest.mark.parametrize("status, to", [
+    (S.requested, S.completed), (S.confirmed, S.confirmed), (S.completed, S.cancelled),
+    (S.completed, S.confirmed), (S.cancelled, S.confirmed), (S.cancelled, S.cancelled),
+])
+def test_the_machine_refuses_other_moves(status, to):
+    start = EARLIER if to == S.completed else LATER
+    with pytest.raises(Conflict) as caught:
+        rules.check_transition(status, to, "tutor", NOW, start)
+    assert caught.value.details == {"status": ["Not allowed from {}.".format(status.value)]}
+
+
+@pytest.mark.parametrize("to, party", [(S.confirmed, "student"), (S.completed, "student"),
+                                       (S.confirmed, None), (S.cancelled, None)])
+def test_who_may_move_a_lesson(to, party):
+    with pytest.raises(Forbidden):
+        rules.check_transition(S.requested if to != S.completed else S.confirmed, to, party, NOW, LATER)
+
+
+def test_cancel_only_before_the_start_and_complete_only_after():
+    with pytest.raises(Conflict, match="before it starts"):
+        rules.check_transition(S.confirmed, S.cancelled, "student", NOW, NOW)
+    with pytest.raises(Conflict, match="after it starts"):
+        rules.check_transition(S.confirmed, S.completed, "tutor", NOW, LATER)
+
+
+def test_party_of_compares_ids_as_text():
+    tutor, student = uuid.uuid4(), uuid.uuid4()
+    assert rules.party_of(str(tutor), tutor, student) == "tutor"
+    assert rules.party_of(str(student), tutor, student) == "student"
+    assert rules.party_of(str(uuid.uuid4()), tutor, student) is None
+
+
+def test_lesson_window_is_utc_and_in_the_future():
+    start = datetime(2030, 3, 4, 15, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert rules.lesson_window(start, 90, NOW) == (
+        datetime(2030, 3, 4, 13, 0, tzinfo=timezone.utc), datetime(2030, 3, 4, 14, 30, tzinfo=timezone.utc))
+    with pytest.raises(BadInput) as caught:
+        rules.lesson_window(NOW, 60, NOW)
+    assert "scheduled_at" in caught.value.details
+
+
+def test_local_slot_follows_daylight_saving():
+    # 14:00 UTC is 09:00 in New York in winter (EST) and 10:00 in summer (EDT).
+    winter = datetime(2031, 1, 6, 14, 0, tzinfo=timezone.utc)
+    summer = datetime(2031, 7, 7, 14, 0, tzinfo=timezone.utc)
+    assert rules.local_slot("America/New_York", winter, winter + timedelta(hours=1)) == (0, time(9), time(10))
+    assert rules.local_slot("America/New_York", summer, summer + timedelta(hours=1)) == (0, time(10), time(11))
+
+
+def test_local_slot_refuses_a_lesson_across_local_midnight():
+    start = datetime(2031, 1, 6, 22, 30, tzinfo=timezone.utc)  # 23:30 in Berlin
+    assert rules.local_slot("Europe/Berlin", start, start + timedelta(hours=1)) is None
+    assert rules.local_slot("UTC", start, start + timedelta(minutes=30)) == (0, time(22, 30), time(23))
+
+
+def slot(day, start, end):
+    return {"day_of_week": day, "start_time": time(*start), "end_time": time(*end)}
+
+
+def test_slots_overlap_finds_the_later_of_two_overlapping_slots():
+    assert rules.slots_overlap([slot(0, (9,), (12,)), slot(1, (9,), (12,)), slot(0, (11,), (13,))]) == 2
+    assert rules.slots_overlap([slot(0, (13,), (14,)), slot(0, (9,), (13,))]) is None  # touching is fine
+    assert rules.slots_overlap([]) is None
