@@ -1,5 +1,7 @@
 """Payload-schema building blocks every service shares (docs/architecture.md,
 "Service shape"): the strict base, the partial-update rule, money."""
+from datetime import datetime, timezone
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 # Cents. 1,000.00 a lesson or an hour is already far above any real rate;
@@ -37,3 +39,24 @@ def currency_field(**kwargs):
     kwargs.setdefault("load_default", "USD")
     return fields.String(validate=validate.Regexp(
         CURRENCY_PATTERN, error="Must be a 3-letter ISO currency code in capitals."), **kwargs)
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """An ISO-8601 time with an offset, loaded as UTC. Times whose UTC value
+    would overflow (``0001-01-01T00:30:00+01:00``) or that no lesson, payment
+    or report can have are refused as bad input, not left to fail later."""
+    EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        loaded = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            utc = loaded.astimezone(timezone.utc)
+        except OverflowError:
+            utc = None
+        if utc is None or not self.EARLIEST <= utc < self.LATEST:
+            raise ValidationError("Must be between {} and {}.".format(self.EARLIEST.year, self.LATEST.year))
+        return utc

@@ -8,6 +8,8 @@ from services.common.errors import BadInput
 # Anything longer is refused before field validation even looks at it, so a
 # 1 MB string costs nothing and never reaches the database.
 MAX_STRING = 10_000
+# Deeper nesting than any payload needs is refused before anything recurses.
+MAX_DEPTH = 32
 
 
 def load(schema, payload, partial=False):
@@ -18,25 +20,46 @@ def load(schema, payload, partial=False):
                 for k, v in payload.items() if isinstance(v, str) and len(v) > MAX_STRING}
     if too_long:
         raise BadInput("invalid input", too_long)
-    # PostgreSQL cannot store NUL in text: refuse it here, in any service,
-    # rather than let the database fail with a raw error.
-    with_nul = {str(k): ["Must not contain NUL characters."] for k, v in payload.items() if _has_nul(v)}
-    if with_nul:
-        raise BadInput("invalid input", with_nul)
+    unstorable = {str(k): [problem] for k, v in payload.items() if (problem := _unstorable(k, v))}
+    if unstorable:
+        raise BadInput("invalid input", unstorable)
     try:
         return schema.load(payload, partial=partial)
     except ValidationError as exc:
         raise BadInput("invalid input", flatten_messages(exc.messages))
 
 
-def _has_nul(value):
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_has_nul(v) for v in value)
-    return False
+def _unstorable(key, value):
+    """Why ``value`` (with its key) can never be stored, or None.
+
+    PostgreSQL cannot store NUL in text, and UTF-8 cannot encode a lone
+    surrogate, so both would fail at the database as a raw error; refuse
+    them here, in any service. The walk is iterative and bounded, so deep
+    nesting costs linear time and cannot exhaust the stack."""
+    pending = [(key, 0), (value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return "Nested more than {} levels deep.".format(MAX_DEPTH)
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "Must not contain NUL characters."
+            if _has_surrogate(item):
+                return "Must be valid Unicode text (no lone surrogates)."
+        elif isinstance(item, dict):
+            pending.extend((k, depth + 1) for k in item)
+            pending.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend((v, depth + 1) for v in item)
+    return None
+
+
+def _has_surrogate(text):
+    try:
+        text.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
 
 
 def flatten_messages(messages):

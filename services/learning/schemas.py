@@ -3,7 +3,7 @@ import zoneinfo
 
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
-from services.common.schemas import AtLeastOneField, StrictSchema, currency_field, money_field
+from services.common.schemas import AtLeastOneField, StrictSchema, UtcDateTime, currency_field, money_field
 from services.learning.rules import slots_overlap
 
 
@@ -15,7 +15,7 @@ class TutorProfileSchema(StrictSchema):
     hourly_rate = money_field(min_amount=100)
     currency = currency_field()
     subjects = fields.List(_short_text(100), required=True, validate=validate.Length(min=1, max=20))
-    languages = fields.List(fields.String(validate=validate.Regexp(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
+    languages = fields.List(fields.String(validate=validate.Regexp(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?\Z",
                                                                   error="Use a language code such as en or pt-BR.")),
                             required=True, validate=validate.Length(min=1, max=10))
     bio = fields.String(load_default="", validate=validate.Length(max=5000))
@@ -77,7 +77,7 @@ class CourseUpdateSchema(CourseSchema, AtLeastOneField):
 
 class BookLessonSchema(StrictSchema):
     course_id = fields.UUID(required=True)
-    scheduled_at = fields.AwareDateTime(required=True, format="iso")
+    scheduled_at = UtcDateTime(required=True)
 
 
 class CancelLessonSchema(StrictSchema):
