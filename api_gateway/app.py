@@ -11,7 +11,7 @@ from api_gateway.errors import format_error, request_error
 from api_gateway.limits import alias_limit_rule, depth_limit_rule
 from api_gateway.loaders import Loaders
 from api_gateway.rpc import RequestRpc, RpcPool, ServiceUnavailable
-from api_gateway.schema import schema
+from api_gateway.schema import registry, schema
 from api_gateway.schema.context import RequestContext
 from api_gateway.settings import load_settings
 from services.common.auth import verify_token
@@ -128,8 +128,8 @@ def create_app(settings=None):
                 viewer = verify_token(token)
             except Unauthenticated as exc:
                 token_error = exc  # public fields still answer; private ones say why
-        rpc = RequestRpc(pool, settings.time_budget, token)
-        return RequestContext(rpc, Loaders(rpc, token), token, viewer, token_error), rpc
+        rpc = RequestRpc(pool, settings.time_budget)
+        return RequestContext(rpc, Loaders(rpc, token, registry.LOADERS), token, viewer, token_error), rpc
 
     return app
 

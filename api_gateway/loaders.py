@@ -6,6 +6,7 @@ items will ask for (``expect``); the first item to ``load`` fetches every
 expected key in one call, and the rest are served from the loader's cache.
 The result is one RPC per owning service per level of the query.
 """
+import functools
 
 
 class Loader:
@@ -30,18 +31,16 @@ class Loader:
 
 
 class Loaders:
-    """The loaders of one request, each bound to that request's RPC calls."""
+    """The loaders of one request: one per batch function the schema modules
+    registered (api_gateway/schema/registry.py), each bound to that request's
+    RPC calls and token."""
 
-    def __init__(self, rpc, token):
-        self.users = Loader(lambda ids: _by_id(rpc.call("identity", "get_users", token, ids), "id"))
-        self.tutor_profiles = Loader(
-            lambda ids: _by_id(rpc.call("learning", "get_tutor_profiles", ids), "user_id"))
-        self.courses_by_tutor = Loader(lambda ids: rpc.call("learning", "courses_for_tutors", ids))
-        self.courses = Loader(lambda ids: _by_id(rpc.call("learning", "get_courses", ids), "id"))
-        self.enrolled = Loader(lambda ids: rpc.call("learning", "enrolled_courses", token, ids))
-        self.lessons_as_student = Loader(lambda ids: rpc.call("learning", "lessons_for_users", token, ids, "student"))
-        self.lessons_as_tutor = Loader(lambda ids: rpc.call("learning", "lessons_for_users", token, ids, "tutor"))
+    def __init__(self, rpc, token, batches):
+        for name, batch in batches.items():
+            setattr(self, name, Loader(functools.partial(batch, rpc, token)))
 
 
-def _by_id(items, key):
+def by_key(items, key):
+    """A batch RPC's list as the {key: item} a loader wants; None items
+    (things that do not exist) are left out, so they load as None."""
     return {item[key]: item for item in items if item is not None}

@@ -1,8 +1,9 @@
 """Pooled, long-lived RPC clients with a timeout on every call.
 
 A new ``ClusterRpcProxy`` costs about 13 ms against 1.7 ms for a call on a
-reused one (DESIGN.md §3), so clients are made once and lent to one request
-at a time: a proxy is not safe to share between concurrent requests.
+reused one (docs/architecture.md, "Runtime notes"), so clients are made
+once and lent to one request at a time: a proxy is not safe to share
+between concurrent requests.
 """
 import logging
 import time
@@ -72,8 +73,8 @@ class RequestRpc:
     of services that already failed, so a request waits for a stopped
     service once, not once per field."""
 
-    def __init__(self, pool, time_budget, token=None):
-        self.pool, self.token = pool, token
+    def __init__(self, pool, time_budget):
+        self.pool = pool
         self.deadline = time.monotonic() + time_budget
         self.calls = Counter()
         self.down = {}

@@ -1,16 +1,28 @@
-"""The graph, split by domain in files that mirror the services."""
+"""The graph, split by domain in modules that mirror the services.
+
+Each module registers its own loaders, Query and Mutation fields and ``User``
+fields (api_gateway/schema/registry.py); importing them all here composes the
+graph, so a new service's part is one new module and no list to edit.
+"""
 import graphene
 
-from api_gateway.schema.identity import IdentityMutation, IdentityQuery
-from api_gateway.schema.learning import LearningMutation, LearningQuery
-from api_gateway.schema.types import User
+from api_gateway.schema import registry
+
+registry.discover(__name__, __path__)
+
+# graphene lists the last base's fields first: reversed, the schema lists
+# each type's fields in module order (identity's, then learning's, ...).
 
 
-class Query(IdentityQuery, LearningQuery, graphene.ObjectType):
+class User(*reversed(registry.USER_FIELDS), graphene.ObjectType):
+    """Owned by identity; other domains add their fields, as GraphQL federation extends an entity."""
+
+
+class Query(*reversed(registry.QUERIES), graphene.ObjectType):
     pass
 
 
-class Mutation(IdentityMutation, LearningMutation, graphene.ObjectType):
+class Mutation(*reversed(registry.MUTATIONS), graphene.ObjectType):
     pass
 
 

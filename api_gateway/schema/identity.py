@@ -2,6 +2,8 @@
 import graphene
 from graphene.types.generic import GenericScalar
 
+from api_gateway.loaders import by_key
+from api_gateway.schema import registry
 from api_gateway.schema.context import plain, viewer
 
 
@@ -22,6 +24,7 @@ class UserStatus(graphene.Enum):
 OWN_ACCOUNT = "_own_account"
 
 
+@registry.user_fields
 class UserIdentityFields:
     """The fields identity owns on ``User``."""
     id = graphene.ID(required=True)
@@ -41,9 +44,9 @@ class UserIdentityFields:
         return None
 
 
-def _user_type():
-    from api_gateway.schema.types import User
-    return User
+@registry.loader
+def users(rpc, token, ids):
+    return by_key(rpc.call("identity", "get_users", token, ids), "id")
 
 
 class AuthPayload(graphene.ObjectType):
@@ -51,7 +54,7 @@ class AuthPayload(graphene.ObjectType):
     refresh_token = graphene.String(required=True)
     token_type = graphene.String(required=True)
     expires_in = graphene.Int(required=True, description="seconds")
-    user = graphene.Field(_user_type)
+    user = graphene.Field(registry.user_type)
 
 
 class RegisterInput(graphene.InputObjectType):
@@ -71,9 +74,10 @@ class UpdateMeInput(graphene.InputObjectType):
     settings = GenericScalar()
 
 
+@registry.query
 class IdentityQuery:
-    me = graphene.Field(_user_type)
-    user = graphene.Field(_user_type, id=graphene.ID(required=True))
+    me = graphene.Field(registry.user_type)
+    user = graphene.Field(registry.user_type, id=graphene.ID(required=True))
 
     @staticmethod
     def resolve_me(root, info):
@@ -90,12 +94,13 @@ def _enum_value(value):
     return getattr(value, "value", value)
 
 
+@registry.mutation
 class IdentityMutation:
-    register = graphene.Field(_user_type, input=RegisterInput(required=True))
+    register = graphene.Field(registry.user_type, input=RegisterInput(required=True))
     login = graphene.Field(AuthPayload, email=graphene.String(required=True), password=graphene.String(required=True))
     refresh_token = graphene.Field(AuthPayload, refresh_token=graphene.String(required=True))
     logout = graphene.Boolean()
-    update_me = graphene.Field(_user_type, input=UpdateMeInput(required=True))
+    update_me = graphene.Field(registry.user_type, input=UpdateMeInput(required=True))
 
     @staticmethod
     def resolve_register(root, info, input):

@@ -3,18 +3,52 @@
 import graphene
 
 from api_gateway.errors import GatewayError
+from api_gateway.loaders import by_key
+from api_gateway.schema import registry
 from api_gateway.schema.context import plain, self_or_admin, viewer
 
 MAX_FIRST = 100
 
 
-def _user_type():
-    from api_gateway.schema.types import User
-    return User
-
-
 def _loaders(info):
     return info.context.loaders
+
+
+# Learning's batch RPCs, one loader each (api_gateway/loaders.py).
+
+@registry.loader
+def tutor_profiles(rpc, token, user_ids):
+    return by_key(rpc.call("learning", "get_tutor_profiles", user_ids), "user_id")
+
+
+@registry.loader
+def availabilities(rpc, token, tutor_user_ids):
+    return by_key(rpc.call("learning", "get_availabilities", tutor_user_ids), "tutor_user_id")
+
+
+@registry.loader
+def courses_by_tutor(rpc, token, tutor_user_ids):
+    return rpc.call("learning", "courses_for_tutors", tutor_user_ids)
+
+
+@registry.loader
+def courses(rpc, token, ids):
+    return by_key(rpc.call("learning", "get_courses", ids), "id")
+
+
+@registry.loader
+def enrolled(rpc, token, user_ids):
+    return rpc.call("learning", "enrolled_courses", token, user_ids)
+
+
+@registry.loader
+def lessons_as_student(rpc, token, user_ids):
+    return rpc.call("learning", "lessons_for_users", token, user_ids, "student")
+
+
+@registry.loader
+def lessons_as_tutor(rpc, token, user_ids):
+    return rpc.call("learning", "lessons_for_users", token, user_ids, "tutor")
 
 
 class Slot(graphene.ObjectType):
@@ -54,7 +88,7 @@ class TutorProfile(graphene.ObjectType):
     bio = graphene.String(required=True)
     timezone = graphene.String(required=True)
     is_verified = graphene.Boolean(required=True)
-    user = graphene.Field(_user_type, description="identity's user (needs a signed-in caller)")
+    user = graphene.Field(registry.user_type, description="identity's user (needs a signed-in caller)")
     courses = graphene.List(graphene.NonNull(Course), required=True)
     availability = graphene.Field(Availability)
 
@@ -69,7 +103,16 @@ class TutorProfile(graphene.ObjectType):
 
     @staticmethod
     def resolve_availability(tutor, info):
-        return info.context.call("learning", "get_availability", tutor["user_id"])
+        return _loaders(info).availabilities.load(tutor["user_id"])
+
+
+def expect_tutor_parts(info, user_ids):
+    """A list of tutor profiles is coming: queue the keys their fields load,
+    so each field costs one RPC for the whole list, not one per tutor."""
+    user_ids = list(user_ids)
+    loaders = _loaders(info)
+    for loader in (loaders.tutor_profiles, loaders.users, loaders.courses_by_tutor, loaders.availabilities):
+        loader.expect(user_ids)
 
 
 class Lesson(graphene.ObjectType):
@@ -82,7 +125,7 @@ class Lesson(graphene.ObjectType):
     cancelled_by_user_id = graphene.ID()
     course = graphene.Field(Course)
     tutor = graphene.Field(TutorProfile)
-    student = graphene.Field(_user_type)
+    student = graphene.Field(registry.user_type)
 
     @staticmethod
     def resolve_course(lesson, info):
@@ -100,9 +143,14 @@ class Lesson(graphene.ObjectType):
 def expect_lesson_parts(info, lessons):
     loaders = _loaders(info)
     loaders.courses.expect(lsn["course_id"] for lsn in lessons)
-    loaders.tutor_profiles.expect(lsn["tutor_user_id"] for lsn in lessons)
+    expect_tutor_parts(info, (lsn["tutor_user_id"] for lsn in lessons))
     loaders.users.expect(lsn["student_user_id"] for lsn in lessons)
     return lessons
+
+
+def expect_course_parts(info, courses):
+    expect_tutor_parts(info, (c["tutor_user_id"] for c in courses))
+    return courses
 
 
 class MatchingRequest(graphene.ObjectType):
@@ -115,6 +163,7 @@ class MatchingRequest(graphene.ObjectType):
     created_at = graphene.String()
 
 
+@registry.user_fields
 class UserLearningFields:
     """The fields learning adds to identity's ``User``."""
     tutor_profile = graphene.Field(TutorProfile)
@@ -130,7 +179,7 @@ class UserLearningFields:
     @staticmethod
     def resolve_enrolled_courses(user, info):
         self_or_admin(info, user["id"])
-        return _loaders(info).enrolled.load(user["id"]) or []
+        return expect_course_parts(info, _loaders(info).enrolled.load(user["id"]) or [])
 
     @staticmethod
     def resolve_lessons(user, info):
@@ -156,6 +205,7 @@ class TutorConnection(graphene.ObjectType):
     page_info = graphene.Field(PageInfo, required=True)
 
 
+@registry.query
 class LearningQuery:
     tutors = graphene.Field(TutorConnection, required=True, subject=graphene.String(), language=graphene.String(),
                             max_rate=graphene.Int(), verified_only=graphene.Boolean(default_value=False),
@@ -171,11 +221,9 @@ class LearningQuery:
             raise GatewayError("first must be between 1 and {}".format(MAX_FIRST), "BAD_USER_INPUT")
         page = info.context.call("learning", "search_tutors", dict(plain(filters), limit=first, cursor=after))
         items = page["items"]
-        ids = [t["user_id"] for t in items]
-        loaders = _loaders(info)
-        loaders.tutor_profiles.cache.update({t["user_id"]: t for t in items})
-        loaders.users.expect(ids)
-        loaders.courses_by_tutor.expect(ids)
+        # search answers with whole profiles: cached, they are not fetched again
+        _loaders(info).tutor_profiles.cache.update({t["user_id"]: t for t in items})
+        expect_tutor_parts(info, [t["user_id"] for t in items])
         return {"edges": [{"cursor": t["cursor"], "node": t} for t in items],
                 "page_info": {"has_next_page": page["next_cursor"] is not None, "end_cursor": page["next_cursor"]}}
 
@@ -231,6 +279,7 @@ class MatchingRequestInput(graphene.InputObjectType):
 TUTOR, STUDENT = {"tutor"}, {"student"}
 
 
+@registry.mutation
 class LearningMutation:
     set_tutor_profile = graphene.Field(TutorProfile, input=TutorProfileInput(required=True))
     set_availability = graphene.Field(Availability, slots=graphene.List(graphene.NonNull(SlotInput), required=True))

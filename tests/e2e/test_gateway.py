@@ -87,11 +87,13 @@ def test_every_mutation_and_the_federated_user(gateway, learning_db, tutor_setup
     assert req["status"] == "open"
 
     federated = gateway.data("""{ me { id email firstName lastName role status createdAt
-        enrolledCourses { title } lessons { status course { title } } tutorProfile { hourlyRate } } }""",
+        enrolledCourses { title } tutorProfile { hourlyRate }
+        lessons { status course { title } tutor { availability { slots { dayOfWeek } } } } } }""",
                              token=token)["me"]
     assert federated["email"] == student["email"] and federated["lastName"] == "Graph"
     assert federated["enrolledCourses"] == [{"title": "Graph theory"}]
     assert sorted(lsn["status"] for lsn in federated["lessons"]) == ["cancelled", "completed"]
+    assert all(len(lsn["tutor"]["availability"]["slots"]) == 7 for lsn in federated["lessons"])  # ALL_WEEK
     assert federated["tutorProfile"] is None  # a student has none
     tutor_view = gateway.data("""{ me { role tutorProfile { hourlyRate currency courses { title } } } }""",
                               token=tutor_token)["me"]
@@ -174,14 +176,24 @@ def test_bad_input_for_each_mutation(gateway, learning_db, databases, tutor_setu
     assert table_counts(databases) == before
 
 
-def test_fifty_tutors_cost_one_rpc_per_service_per_level(gateway, rpc, learning_db):
-    subject = "batch-" + uuid.uuid4().hex[:6]
-    users = [new_user(i, role="tutor") for i in range(50)]
+def many_tutors(rpc, learning_db, count):
+    """count tutors registered and signed in, with learning's copies made: their ids and tokens."""
+    users = [new_user(i, role="tutor") for i in range(count)]
     ids = [c.result()["id"] for c in [rpc.identity.register.call_async(u) for u in users]]
     tokens = [c.result()["access_token"] for c in
               [rpc.identity.login.call_async({"email": u["email"], "password": u["password"]}) for u in users]]
-    wait_for(lambda: learning_db.scalar("SELECT count(*) FROM tutors WHERE user_id::text = ANY(:ids)", ids=ids) == 50,
-             message="50 tutor copies")
+    wait_for(lambda: learning_db.scalar("SELECT count(*) FROM tutors WHERE user_id::text = ANY(:ids)",
+                                        ids=ids) == count, message="{} tutor copies".format(count))
+    return ids, tokens
+
+
+def rpc_calls(resp):
+    return json.loads(resp.headers["X-RPC-Calls"])
+
+
+def test_fifty_tutors_cost_one_rpc_per_service_per_level(gateway, rpc, learning_db):
+    subject = "batch-" + uuid.uuid4().hex[:6]
+    ids, tokens = many_tutors(rpc, learning_db, 50)
     for call in [rpc.learning.set_tutor_profile.call_async(t, {"hourly_rate": 2000 + i, "subjects": [subject],
                                                                "languages": ["en"]}) for i, t in enumerate(tokens)]:
         call.result()
@@ -196,8 +208,44 @@ def test_fifty_tutors_cost_one_rpc_per_service_per_level(gateway, rpc, learning_
     edges = body["data"]["tutors"]["edges"]
     assert len(edges) == 50 and all(e["node"]["user"]["role"] == "TUTOR" for e in edges)
     assert all(len(e["node"]["courses"]) == 1 for e in edges)
-    assert json.loads(resp.headers["X-RPC-Calls"]) == {
-        "learning.search_tutors": 1, "identity.get_users": 1, "learning.courses_for_tutors": 1}
+    assert rpc_calls(resp) == {"learning.search_tutors": 1, "identity.get_users": 1, "learning.courses_for_tutors": 1}
+
+
+AVAILABILITY_PAGE = """query($s: String!, $n: Int!) { tutors(subject: $s, first: $n) {
+    edges { node { userId availability { timezone slots { dayOfWeek startTime endTime } } } } } }"""
+
+
+def test_availability_costs_one_rpc_for_a_whole_page(gateway, rpc, learning_db):
+    subject = "avail-" + uuid.uuid4().hex[:6]
+    ids, tokens = many_tutors(rpc, learning_db, 12)
+    zones = ["Europe/Paris", "Asia/Tokyo", "UTC"]
+    for call in [rpc.learning.set_tutor_profile.call_async(t, {"hourly_rate": 3000 + i, "subjects": [subject],
+                                                               "languages": ["en"], "timezone": zones[i % 3]})
+                 for i, t in enumerate(tokens)]:
+        call.result()
+    slots = {ids[0]: [{"day_of_week": 0, "start_time": "09:00", "end_time": "12:00"},
+                      {"day_of_week": 3, "start_time": "14:00", "end_time": "18:30"}],
+             ids[1]: ALL_WEEK["slots"]}
+    for tutor_id, token in zip(ids, tokens):
+        if tutor_id in slots:
+            rpc.learning.set_availability(token, {"slots": slots[tutor_id]})
+
+    # a page of 2 and a page of 12 cost the same: one search, one availability batch
+    for first in (2, 12):
+        resp = gateway.post(AVAILABILITY_PAGE, {"s": subject, "n": first})
+        body = resp.json()
+        assert "errors" not in body, body
+        assert len(body["data"]["tutors"]["edges"]) == first
+        assert rpc_calls(resp) == {"learning.search_tutors": 1, "learning.get_availabilities": 1}
+
+    found = {e["node"]["userId"]: e["node"]["availability"] for e in body["data"]["tutors"]["edges"]}
+    assert set(found) == set(ids)
+    assert found[ids[0]] == {"timezone": "Europe/Paris", "slots": [
+        {"dayOfWeek": 0, "startTime": "09:00", "endTime": "12:00"},
+        {"dayOfWeek": 3, "startTime": "14:00", "endTime": "18:30"}]}
+    assert found[ids[1]]["timezone"] == "Asia/Tokyo" and [s["dayOfWeek"] for s in found[ids[1]]["slots"]] == \
+        list(range(7))
+    assert all(found[i] == {"timezone": zones[n % 3], "slots": []} for n, i in enumerate(ids) if i not in slots)
 
 
 def test_tutor_search_pages_and_limits(gateway, tutor_setup):
