@@ -6,9 +6,10 @@ import logging
 from flask import Flask, Response, render_template, request
 from graphql import (GraphQLError, NoSchemaIntrospectionCustomRule, OperationType, execute, get_operation_ast,
                      parse, specified_rules, validate)
+from graphql.execution.values import get_variable_values
 
 from api_gateway.errors import format_error, request_error
-from api_gateway.limits import alias_limit_rule, depth_limit_rule
+from api_gateway.limits import alias_limit_rule, document_limits_rule
 from api_gateway.loaders import Loaders
 from api_gateway.rpc import RequestRpc, RpcPool, ServiceUnavailable
 from api_gateway.schema import registry, schema
@@ -26,7 +27,8 @@ def create_app(settings=None):
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     pool = RpcPool(settings.amqp_uri, settings.rpc_pool_size, settings.rpc_timeout)
-    rules = [*specified_rules, depth_limit_rule(settings.max_depth), alias_limit_rule(settings.max_aliases)]
+    rules = [*specified_rules, document_limits_rule(settings.max_depth, settings.max_fields),
+             alias_limit_rule(settings.max_aliases)]
     if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
 
@@ -88,6 +90,15 @@ def create_app(settings=None):
         operation = get_operation_ast(document, operation_name)
         if request.method == "GET" and operation is not None and operation.operation != OperationType.QUERY:
             return errors(405, "mutations must be sent with POST", "METHOD_NOT_ALLOWED")
+        if operation is not None:
+            # Variables are checked against their declared types here, as
+            # inline values are by validate(): a wrong one is the caller's
+            # mistake (400, BAD_USER_INPUT, naming the variable), not an
+            # error inside execute().
+            coerced = get_variable_values(schema.graphql_schema, operation.variable_definitions or (),
+                                          variables or {}, max_errors=MAX_VARIABLE_ERRORS)
+            if isinstance(coerced, list):
+                return respond({"errors": [_bad_variable(e) for e in coerced]}, 400)
         context, rpc = _context()
         try:
             result = execute(schema.graphql_schema, document, context_value=context,
@@ -128,10 +139,19 @@ def create_app(settings=None):
                 viewer = verify_token(token)
             except Unauthenticated as exc:
                 token_error = exc  # public fields still answer; private ones say why
-        rpc = RequestRpc(pool, settings.time_budget)
+        rpc = RequestRpc(pool, settings.time_budget, settings.max_rpcs)
         return RequestContext(rpc, Loaders(rpc, token, registry.LOADERS), token, viewer, token_error), rpc
 
     return app
+
+
+MAX_VARIABLE_ERRORS = 20
+
+
+def _bad_variable(error):
+    formatted = error.formatted  # "Variable '$name' got invalid value ...", with its location
+    formatted["extensions"] = {"code": "BAD_USER_INPUT"}
+    return formatted
 
 
 def _bearer(header):

@@ -4,7 +4,7 @@ import logging
 
 from graphql import GraphQLError
 
-from api_gateway.rpc import BudgetExceeded, ServiceUnavailable
+from api_gateway.rpc import BudgetExceeded, ServiceUnavailable, TooManyRpcs
 from services.common.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def format_error(error: GraphQLError):
         formatted["extensions"] = {"code": original.code}
         if original.details:
             formatted["extensions"]["fields"] = _camel_fields(original.details)
-    elif isinstance(original, (ServiceUnavailable, BudgetExceeded, GatewayError)):
+    elif isinstance(original, (ServiceUnavailable, BudgetExceeded, TooManyRpcs, GatewayError)):
         formatted["message"] = str(original)
         formatted["extensions"] = {"code": original.code}
     elif original is not None:

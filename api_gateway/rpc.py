@@ -30,6 +30,16 @@ class BudgetExceeded(Exception):
     code = "TIMEOUT"
 
 
+class TooManyRpcs(Exception):
+    """The request has made as many RPCs as one request may (GATEWAY_MAX_RPCS)."""
+
+    code = "QUERY_TOO_COSTLY"
+
+    def __init__(self, limit):
+        super().__init__("this request needs more than {} RPCs to the services, the limit for one request; "
+                         "ask for fewer fields or aliases".format(limit))
+
+
 class RpcPool:
     def __init__(self, amqp_uri, size, timeout):
         self.config = {"AMQP_URI": amqp_uri}
@@ -69,13 +79,15 @@ class RpcPool:
 
 class RequestRpc:
     """The RPC calls of one GraphQL request: a borrowed client, the request's
-    time budget, a count of calls (the batching test reads it), and a memory
-    of services that already failed, so a request waits for a stopped
-    service once, not once per field."""
+    time budget, a count of calls (the batching test reads it) with a cap
+    (``max_calls``; None for none), and a memory of services that already
+    failed, so a request waits for a stopped service once, not once per field."""
 
-    def __init__(self, pool, time_budget):
+    def __init__(self, pool, time_budget, max_calls=None):
         self.pool = pool
         self.deadline = time.monotonic() + time_budget
+        self.max_calls = max_calls
+        self.made = 0
         self.calls = Counter()
         self.down = {}
         self._client = None
@@ -86,6 +98,9 @@ class RequestRpc:
             raise ServiceUnavailable(service, self.down[service])
         if time.monotonic() > self.deadline:
             raise BudgetExceeded("the request's time budget ran out")
+        if self.max_calls is not None and self.made >= self.max_calls:
+            raise TooManyRpcs(self.max_calls)
+        self.made += 1
         self.calls["{}.{}".format(service, method)] += 1
         try:
             return getattr(getattr(self._proxy(), service), method)(*args, **kwargs)

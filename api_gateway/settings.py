@@ -27,6 +27,8 @@ class Settings:
     time_budget: float        # seconds for one request [5]
     max_depth: int            # query depth [10]
     max_aliases: int          # aliases in one document [15]
+    max_fields: int           # field selections in one operation, fragments expanded [2000]
+    max_rpcs: int             # RPCs one request may make [50]
     max_tokens: int           # lexer tokens in one document [2000]
     max_body_bytes: int       # request body [100000]
     introspection: bool       # allow __schema / __type [true]
@@ -43,6 +45,8 @@ def load_settings():
         time_budget=_float("GATEWAY_TIME_BUDGET", 5.0),
         max_depth=_int("GATEWAY_MAX_DEPTH", 10),
         max_aliases=_int("GATEWAY_MAX_ALIASES", 15),
+        max_fields=_int("GATEWAY_MAX_FIELDS", 2000),
+        max_rpcs=_int("GATEWAY_MAX_RPCS", 50),
         max_tokens=_int("GATEWAY_MAX_TOKENS", 2000),
         max_body_bytes=_int("GATEWAY_MAX_BODY_BYTES", 100_000),
         introspection=_bool("GATEWAY_INTROSPECTION", "true"),

@@ -8,6 +8,7 @@ from api_gateway.schema import registry
 from api_gateway.schema.context import plain, self_or_admin, viewer
 
 MAX_FIRST = 100
+DEFAULT_FIRST = 20
 
 
 def _loaders(info):
@@ -209,7 +210,7 @@ class TutorConnection(graphene.ObjectType):
 class LearningQuery:
     tutors = graphene.Field(TutorConnection, required=True, subject=graphene.String(), language=graphene.String(),
                             max_rate=graphene.Int(), verified_only=graphene.Boolean(default_value=False),
-                            first=graphene.Int(default_value=20), after=graphene.String())
+                            first=graphene.Int(default_value=DEFAULT_FIRST), after=graphene.String())
     tutor = graphene.Field(TutorProfile, user_id=graphene.ID(required=True))
     course = graphene.Field(Course, id=graphene.ID(required=True))
     lesson = graphene.Field(Lesson, id=graphene.ID(required=True))
@@ -217,6 +218,9 @@ class LearningQuery:
 
     @staticmethod
     def resolve_tutors(root, info, first, after=None, **filters):
+        if first is None:  # an explicit null, inline or from a variable; left out, it is DEFAULT_FIRST
+            raise GatewayError("first may not be null: give a number between 1 and {}, or leave it out for {}"
+                               .format(MAX_FIRST, DEFAULT_FIRST), "BAD_USER_INPUT")
         if not 1 <= first <= MAX_FIRST:
             raise GatewayError("first must be between 1 and {}".format(MAX_FIRST), "BAD_USER_INPUT")
         page = info.context.call("learning", "search_tutors", dict(plain(filters), limit=first, cursor=after))

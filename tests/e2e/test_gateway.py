@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from services.common.config import SERVICES
-from tests.e2e.conftest import start_gateway
+from tests.e2e.conftest import Gateway, start_gateway
 from tests.integration.helpers import Db, new_user, wait_for
 from tests.integration.learning_fixtures import ALL_WEEK, midday_zone, soon
 
@@ -283,6 +283,96 @@ def test_hardening_limits(gateway):
     assert gateway.data("{ __schema { queryType { name } } }")["__schema"]["queryType"]["name"] == "Query"
     bad_token = gateway.gql("{ me { id } }", token="not.a.jwt")
     assert error_codes(bad_token) == ["UNAUTHENTICATED"]
+
+
+def fragment_fan_out(count, body="__typename"):
+    """Fragments that each spread the next one twice: 2^count field selections once expanded."""
+    return "query { ...F0 } " + " ".join("fragment F{} on Query {{ ...F{} ...F{} }}".format(i, i + 1, i + 1)
+                                         for i in range(count)) + " fragment F{} on Query {{ {} }}".format(count, body)
+
+
+def test_fragment_fan_out_is_refused_in_linear_time(gateway):
+    for count in (20, 150):  # 824 bytes, then 2^150 selections from 1,600 tokens
+        started = time.monotonic()
+        resp = gateway.post(fragment_fan_out(count))
+        elapsed = time.monotonic() - started
+        assert resp.status_code == 400 and error_codes(resp.json()) == ["QUERY_TOO_LARGE"], resp.text
+        assert "more than 2000 field selections" in resp.json()["errors"][0]["message"]
+        assert elapsed < 1.0, elapsed  # was 1.5 s of CPU for count=20 with a depth check that re-walked each spread
+    # depth through fragments: each fragment's depth is counted once, and still counted right
+    nested = "query { tutors(first: 1) { edges { node { ...T0 } } } } " + " ".join(
+        "fragment T{} on TutorProfile {{ courses {{ tutor {{ ...T{} ...T{} }} }} }}".format(i, i + 1, i + 1)
+        for i in range(4)) + " fragment T4 on TutorProfile { name }"
+    resp = gateway.post(nested)
+    assert resp.status_code == 400 and error_codes(resp.json()) == ["QUERY_TOO_DEEP"], resp.text
+    assert resp.json()["errors"][0]["message"] == "query depth 12 exceeds the limit of 10"
+    # a fragment used many times within the limits still answers
+    shared = "query { a: tutors(first: 1) { ...Page } b: tutors(first: 2) { ...Page } } " \
+             "fragment Page on TutorConnection { pageInfo { hasNextPage } edges { node { name } } }"
+    assert set(gateway.data(shared)) == {"a", "b"}
+
+
+ALIASED_PAGES = "{ " + " ".join("t{}: tutors(first: 100) {{ edges {{ node {{ courses {{ title }} }} }} }}".format(i)
+                                for i in range(15)) + " }"
+
+
+def test_rpcs_per_request_are_capped(platform, gateway, tutor_setup):
+    # 15 aliases of a page make 15 searches (and the courses batch): fine under the default cap of 50
+    resp = gateway.post(ALIASED_PAGES)
+    assert "errors" not in resp.json(), resp.text
+    assert rpc_calls(resp)["learning.search_tutors"] == 15
+    url = start_gateway(platform, "gateway-rpc-cap", GATEWAY_MAX_RPCS="10", GATEWAY_EXPOSE_RPC_STATS="1")
+    try:
+        capped = Gateway(url)
+        resp = capped.post(ALIASED_PAGES)
+        assert resp.status_code == 200
+        body = resp.json()
+        assert set(error_codes(body)) == {"QUERY_TOO_COSTLY"}, body
+        assert all("more than 10 RPCs" in e["message"] for e in body["errors"])
+        assert body["data"] is None  # tutors is non-null, so the refused fields null the whole answer
+        assert sum(rpc_calls(resp).values()) == 10
+        # the cap is per request: the next one starts again from zero
+        assert capped.data("{ tutors(first: 1) { edges { node { name } } } }")["tutors"]["edges"]
+    finally:
+        platform.stop("gateway-rpc-cap")
+
+
+TUTOR_PAGE = "query($f: Int) { tutors(first: $f) { edges { node { name } } } }"
+REGISTER_AS = dict(email="vars@example.com", password="long enough pass", firstName="Va", lastName="Riable",
+                   role="STUDENT")
+BAD_VARIABLES = [
+    ("string for an Int", TUTOR_PAGE, {"f": "five"}, "$f"),
+    ("float for an Int", TUTOR_PAGE, {"f": 1.5}, "$f"),
+    ("unknown enum value", REGISTER, {"input": dict(REGISTER_AS, role="KING")}, "$input"),
+    ("missing required input field", REGISTER, {"input": {k: v for k, v in REGISTER_AS.items() if k != "lastName"}},
+     "$input"),
+    ("missing required variable", REGISTER, {}, "$input"),
+]
+
+
+@pytest.mark.parametrize("name,query,variables,named", BAD_VARIABLES, ids=[c[0] for c in BAD_VARIABLES])
+def test_bad_variables_are_the_callers_mistake(gateway, databases, name, query, variables, named):
+    before = table_counts(databases)
+    resp = gateway.post(query, variables)
+    assert resp.status_code == 400, resp.text  # as the same mistakes written inline
+    body = resp.json()
+    assert error_codes(body) == ["BAD_USER_INPUT"], body
+    assert named in body["errors"][0]["message"], body
+    assert "data" not in body and "Traceback" not in resp.text
+    assert table_counts(databases) == before
+
+
+def test_inline_bad_values_and_explicit_nulls(gateway):
+    resp = gateway.post("{ tutors(first: \"five\") { edges { node { name } } } }")
+    assert resp.status_code == 400 and error_codes(resp.json()) == ["GRAPHQL_VALIDATION_FAILED"]
+    # an explicit null for first, inline or from a variable, is refused like first: 101
+    for query, variables in [("{ tutors(first: null) { edges { node { name } } } }", None),
+                             (TUTOR_PAGE, {"f": None})]:
+        body = gateway.gql(query, variables)
+        assert error_codes(body) == ["BAD_USER_INPUT"], body
+        assert body["errors"][0]["message"].startswith("first may not be null"), body
+    # a variable left out takes the argument's default
+    assert "errors" not in gateway.gql(TUTOR_PAGE)
 
 
 def test_time_budget_and_introspection_switch(platform):
