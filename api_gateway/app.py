@@ -114,11 +114,17 @@ def create_app(settings=None):
         if request.method == "GET":
             data = request.args
             raw_vars = data.get("variables")
+            if raw_vars and json_depth(raw_vars) > MAX_JSON_DEPTH:
+                return errors(400, "variables are nested more than {} levels deep".format(MAX_JSON_DEPTH),
+                              "BAD_REQUEST")
             try:
                 variables = json.loads(raw_vars) if raw_vars else None
             except ValueError:
                 return errors(400, "variables must be a JSON object", "BAD_REQUEST")
         else:
+            if json_depth(request.get_data(as_text=True)) > MAX_JSON_DEPTH:
+                return errors(400, "the body is nested more than {} levels deep".format(MAX_JSON_DEPTH),
+                              "BAD_REQUEST")
             data = request.get_json(silent=True)
             if not isinstance(data, dict):
                 return errors(400, "the body must be a JSON object with a query", "BAD_REQUEST")
@@ -146,6 +152,32 @@ def create_app(settings=None):
 
 
 MAX_VARIABLE_ERRORS = 20
+# Python's JSON parser recurses once per level, so a body of 5,000 nested
+# arrays ends in RecursionError; no real request comes near this depth.
+MAX_JSON_DEPTH = 64
+
+
+def json_depth(text):
+    """The deepest nesting of ``[``/``{`` in a JSON text, strings skipped;
+    one linear pass, before anything parses it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
 def _bad_variable(error):

@@ -412,3 +412,18 @@ def test_learning_down_gives_partial_data_not_a_failure(gateway, platform, learn
     finally:
         platform.start("learning")
         wait_healthy(["learning"], uri=amqp_uri, timeout=60)
+
+
+def test_deeply_nested_json_is_refused_before_parsing(gateway):
+    """5,000 nested arrays would end in RecursionError inside the JSON parser."""
+    nested = "[" * 5000 + "]" * 5000
+    body = '{"query": "{ __typename }", "variables": {"x": ' + nested + '}}'
+    resp = gateway.http.post(gateway.url + "/graphql", data=body, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400 and error_codes(resp.json()) == ["BAD_REQUEST"]
+    assert "nested" in resp.json()["errors"][0]["message"]
+    resp = gateway.http.get(gateway.url + "/graphql", params={"query": "{ __typename }",
+                                                              "variables": "[" * 100 + "]" * 100})
+    assert resp.status_code == 400 and error_codes(resp.json()) == ["BAD_REQUEST"]
+    # Brackets inside strings do not count, and real nesting within the bound still answers.
+    fine = {"x": "[" * 100, "y": [[[[1]]]]}
+    assert gateway.data("{ __typename }", variables=fine) == {"__typename": "Query"}
