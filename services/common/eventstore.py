@@ -72,3 +72,13 @@ def event_store_models(base):
     return (type("OutboxEvent", (OutboxMixin, base), {"__tablename__": "outbox"}),
             type("InboxEvent", (InboxMixin, base), {"__tablename__": "inbox"}),
             type("FailedEvent", (FailedEventMixin, base), {"__tablename__": "failed_events"}))
+
+
+def event_store_model(declarative_base, table):
+    """The class a service's base maps on ``table`` (``outbox``, ``inbox``
+    or ``failed_events``), so the machinery finds them from the base alone."""
+    for mapper in declarative_base.registry.mappers:
+        if mapper.local_table.name == table:
+            return mapper.class_
+    raise LookupError("{} maps no {} table (see services/common/eventstore.py)".format(
+        declarative_base.__name__, table))

@@ -39,6 +39,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from services.common.errors import BadInput, NotFound
+from services.common.eventstore import event_store_model
 from services.common.validation import flatten_messages
 
 log = logging.getLogger(__name__)
@@ -287,14 +288,6 @@ def _failure_summary(row):
             "first_failed_at": row.first_failed_at.isoformat() if row.first_failed_at else None}
 
 
-def _table_model(declarative_base, table):
-    for mapper in declarative_base.registry.mappers:
-        if mapper.local_table.name == table:
-            return mapper.class_
-    raise LookupError("{} maps no {} table (see services/common/eventstore.py)".format(
-        declarative_base.__name__, table))
-
-
 class Inbox(DependencyProvider):
     """``inbox = Inbox()`` on a service with ``@subscribe`` handlers and a
     ``uow`` (UnitOfWorkProvider), whose engine and tables it uses."""
@@ -314,8 +307,8 @@ class Inbox(DependencyProvider):
         if len(units) != 1:
             raise TypeError("Inbox needs exactly one UnitOfWorkProvider on the service")
         base = units[0].declarative_base
-        self.inbox = InboxService(units[0].new_unit, _table_model(base, "inbox"),
-                                  _table_model(base, "failed_events"), self.max_attempts, self.retry_base,
+        self.inbox = InboxService(units[0].new_unit, event_store_model(base, "inbox"),
+                                  event_store_model(base, "failed_events"), self.max_attempts, self.retry_base,
                                   self.lease)
         self._running = True
         self._thread = self.container.spawn_managed_thread(self._retry_loop)

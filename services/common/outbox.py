@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
 from services.common.db import make_engine
+from services.common.eventstore import event_store_model
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +44,7 @@ def envelope(producer, event_type, data, version=1):
 
 def outbox_model(declarative_base):
     """The service's ``outbox`` table, mapped on its own declarative base."""
-    for mapper in declarative_base.registry.mappers:
-        if mapper.local_table.name == "outbox":
-            return mapper.class_
-    raise LookupError("{} maps no outbox table (see services/common/eventstore.py)".format(
-        declarative_base.__name__))
+    return event_store_model(declarative_base, "outbox")
 
 
 class OutboxWriter:

@@ -7,8 +7,9 @@ consumers read these.
 from marshmallow import fields, validate
 
 from services.common.contracts import EventSchema, Published, contract
+from services.common.schemas import CURRENCY_PATTERN
 
-CURRENCY = validate.Regexp(r"[A-Z]{3}\Z")
+CURRENCY = validate.Regexp(CURRENCY_PATTERN)
 LESSON_STATUSES = ("requested", "confirmed", "completed", "cancelled")
 
 
