@@ -1,15 +1,31 @@
-"""Start, stop and check the six services as ``nameko run`` processes.
+"""Start, stop and check the platform's processes under supervisord.
 
-Used by ``scripts/up`` and ``scripts/down``, and by the integration tests,
-which start the same processes against throwaway databases.
+One supervisord per run directory (``.run/`` for development, a temporary
+directory per test session) runs the six ``nameko run`` services and the
+gateway: it restarts a process that dies and rotates its log
+(docs/architecture.md, "Processes and logs"). Used by ``scripts/up`` and
+``scripts/down``, by the integration tests and by ``scripts/bench.py``.
 
     python scripts/platformctl.py start|stop|status [service ...]
+
+A run directory holds:
+
+    supervisord.conf          supervisord's configuration (give it to ``supervisorctl -c``)
+    supervisor.sock           its XML-RPC socket, which this module and supervisorctl use
+    supervisord.pid
+    supervisord.env.json      the environment supervisord was started with
+    supervisor.d/<name>.conf  one [program:<name>] per process
+    logs/<name>.log           each process's stdout and stderr, rotated; logs/supervisord.log
 """
+import glob
+import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
+import xmlrpc.client
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -17,106 +33,346 @@ if ROOT not in sys.path:
 
 from services.common.config import SERVICES, amqp_uri, check_service, db_settings  # noqa: E402
 
+# Rotation: at 10 MB a log is renamed to .1 (up to .5), so each process
+# keeps at most 60 MB, however long it runs.
+LOG_MAX_BYTES = "10MB"
+LOG_BACKUPS = 5
+# SIGTERM lets nameko finish its running workers and gunicorn its requests
+# (--graceful-timeout 5); supervisord sends SIGKILL to what is left after this.
+STOP_WAIT_SECONDS = 15
+# A process must stay up START_SECONDS to count as started. One that exits
+# sooner is tried again after 1, 2, ... START_RETRIES seconds (about a
+# minute in all), then left FATAL for an operator; one that dies after
+# starting is restarted within a second.
+START_SECONDS = 3
+START_RETRIES = 10
+
+# supervisord's process states, as its XML-RPC interface names them.
+KEPT_UP = {"STARTING", "RUNNING", "BACKOFF"}     # supervisord is keeping it up
+HAS_PROCESS = {"STARTING", "RUNNING", "STOPPING"}
+
+SUPERVISORD_CONF = """\
+; Written by scripts/platformctl.py each time it starts this supervisord.
+[unix_http_server]
+file={socket}
+chmod=0700
+
+[supervisord]
+logfile={logs}/supervisord.log
+logfile_maxbytes={maxbytes}
+logfile_backups={backups}
+pidfile={pidfile}
+directory={root}
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{socket}
+
+[include]
+files={programs}/*.conf
+"""
+
+PROGRAM_CONF = """\
+; Written by scripts/platformctl.py.
+[program:{name}]
+command={command}
+directory={root}
+environment={environment}
+autostart=true
+autorestart=true
+startsecs={startsecs}
+startretries={startretries}
+stopsignal=TERM
+stopwaitsecs={stopwait}
+killasgroup=true
+redirect_stderr=true
+stdout_logfile={log}
+stdout_logfile_maxbytes={maxbytes}
+stdout_logfile_backups={backups}
+"""
+
 
 class Platform:
-    """The service processes of one run (development, or one test session)."""
+    """The processes of one run (development, or one test session), kept by
+    that run's supervisord."""
 
     def __init__(self, run_dir=None, env=None):
-        self.run_dir = run_dir or os.path.join(ROOT, ".run")
+        self.run_dir = os.path.abspath(run_dir or os.path.join(ROOT, ".run"))
         self.env = dict(os.environ if env is None else env)
         self.env["PYTHONPATH"] = ROOT + os.pathsep + self.env.get("PYTHONPATH", "")
+        # Output goes through supervisord's pipe: unbuffered, a line is in the
+        # log (and `supervisorctl tail`) when it is written, and none is lost
+        # in a buffer when a process is killed.
+        self.env["PYTHONUNBUFFERED"] = "1"
+        self.conf = os.path.join(self.run_dir, "supervisord.conf")
+        self.socket = os.path.join(self.run_dir, "supervisor.sock")
+        self.pidfile = os.path.join(self.run_dir, "supervisord.pid")
+        self.supervisord_log = os.path.join(self.run_dir, "logs", "supervisord.log")
+        self._env_file = os.path.join(self.run_dir, "supervisord.env.json")
+        self._programs = os.path.join(self.run_dir, "supervisor.d")
+        self._supervisord_pid = None  # the one this object last reached
         os.makedirs(os.path.join(self.run_dir, "logs"), exist_ok=True)
+        os.makedirs(self._programs, exist_ok=True)
 
-    def _pidfile(self, service):
-        return os.path.join(self.run_dir, service + ".pid")
+    def log_path(self, name):
+        return os.path.join(self.run_dir, "logs", name + ".log")
 
-    def log_path(self, service):
-        return os.path.join(self.run_dir, "logs", service + ".log")
+    # supervisord itself
 
-    def pid(self, service):
-        try:
-            with open(self._pidfile(service)) as f:
-                pid = int(f.read().strip())
-            os.kill(pid, 0)
-            return pid
-        except (OSError, ValueError):
+    def supervisor(self):
+        """supervisord's XML-RPC interface (its ``supervisor.*`` methods), over this run's socket."""
+        from supervisor.xmlrpc import SupervisorTransport
+        transport = SupervisorTransport(None, None, "unix://" + self.socket)
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+
+    def supervisord_pid(self):
+        """supervisord's pid, or None when none answers on this run's socket."""
+        if not os.path.exists(self.socket):
             return None
+        try:
+            return self.supervisor().getPID() if self.supervisor().getState()["statename"] == "RUNNING" else None
+        except (OSError, xmlrpc.client.Error):  # a stale socket, or one shutting down
+            return None
+
+    def _ensure_supervisord(self):
+        self._supervisord_pid = self.supervisord_pid()
+        if self._supervisord_pid:
+            return
+        # A new supervisord runs only what this run asks for: programs an
+        # earlier run registered are not brought back with it.
+        for path in glob.glob(os.path.join(self._programs, "*.conf")):
+            os.remove(path)
+        _write_private(self._env_file, json.dumps(self.env, indent=1, sort_keys=True))
+        _write_private(self.conf, SUPERVISORD_CONF.format(
+            socket=_ini(self.socket), logs=_ini(os.path.join(self.run_dir, "logs")), pidfile=_ini(self.pidfile),
+            root=_ini(ROOT), programs=_ini(self._programs), maxbytes=LOG_MAX_BYTES, backups=LOG_BACKUPS))
+        # supervisord daemonizes: this returns once it listens on its socket.
+        done = subprocess.run([sys.executable, "-m", "supervisor.supervisord", "-c", self.conf], cwd=ROOT,
+                              env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        deadline = time.time() + 15
+        while not self.supervisord_pid():
+            if time.time() > deadline:
+                raise RuntimeError("supervisord did not start (exit {}): {}{}\nsee {}".format(
+                    done.returncode, done.stdout, done.stderr, self.supervisord_log))
+            time.sleep(0.1)
+        self._supervisord_pid = self.supervisord_pid()
+
+    def shutdown(self, timeout=STOP_WAIT_SECONDS):
+        """Stop every process (in parallel), then supervisord itself."""
+        pid = self.supervisord_pid()
+        if pid:
+            self.stop(*(info["name"] for info in self.processes()), timeout=timeout)
+            try:
+                self.supervisor().shutdown()
+            except (OSError, xmlrpc.client.Error):
+                pass
+        elif self._supervisord_pid and self.conf in _cmdline(self._supervisord_pid):
+            # Its socket went with the run directory (removed while it ran),
+            # but this object reached it before: SIGTERM is supervisord's own
+            # way to stop its processes and exit.
+            pid = self._supervisord_pid
+            os.kill(pid, signal.SIGTERM)
+        else:
+            return
+        deadline = time.time() + 30 + timeout
+        while _alive(pid):
+            if time.time() > deadline:
+                raise RuntimeError("supervisord (pid {}) did not exit; see {}".format(pid, self.supervisord_log))
+            time.sleep(0.1)
+
+    # the processes
+
+    def _info(self, name):
+        if not os.path.exists(self.socket):
+            return None
+        try:
+            return self.supervisor().getProcessInfo(name)
+        except (OSError, xmlrpc.client.Error):  # no such program, or no supervisord
+            return None
+
+    def processes(self):
+        """supervisord's report on each of its programs (name, statename, pid, description, ...)."""
+        if not os.path.exists(self.socket):
+            return []
+        try:
+            return self.supervisor().getAllProcessInfo()
+        except (OSError, xmlrpc.client.Error):
+            return []
+
+    def pid(self, name):
+        info = self._info(name)
+        return info["pid"] if info and info["statename"] in HAS_PROCESS and info["pid"] else None
+
+    def running(self):
+        """Names of the processes supervisord is keeping up."""
+        return sorted(info["name"] for info in self.processes() if info["statename"] in KEPT_UP)
 
     def start(self, service, extra_env=None, instance=None):
         """Start one ``nameko run`` process; a running one is left alone."""
         name = service if instance is None else "{}-{}".format(service, instance)
-        if self.pid(name):
-            return self.pid(name)
         cmd = [sys.executable, "-m", "services.common.nameko_cli", "run",
                "--config", os.path.join(ROOT, "config", check_service(service) + ".yaml"),
                "services.{0}.service:{1}Service".format(service, service.capitalize())]
-        env = dict(self.env, **(extra_env or {}))
-        return self._spawn(name, cmd, env)
+        return self._start(name, cmd, dict(self.env, **(extra_env or {})))
 
     def start_gateway(self, extra_env=None, name="gateway"):
         """The GraphQL gateway under gunicorn with eventlet workers."""
-        if self.pid(name):
-            return self.pid(name)
         env = dict(self.env, **(extra_env or {}))
         bind = "{}:{}".format(env.get("GATEWAY_HOST", "127.0.0.1"), env.get("GATEWAY_PORT", "8000"))
-        cmd = [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "--worker-class", "eventlet",
+        # eventlet's worker, answering what gunicorn refuses in the gateway's JSON shape (api_gateway/server.py)
+        cmd = [os.path.join(os.path.dirname(sys.executable), "gunicorn"),
+               "--worker-class", "api_gateway.server.JsonErrorWorker",
                "--workers", env.get("GATEWAY_WORKERS", "2"), "--worker-connections", "200",
                "--bind", bind, "--graceful-timeout", "5", "--access-logfile", "-", "api_gateway.wsgi:app"]
-        return self._spawn(name, cmd, env)
+        return self._start(name, cmd, env)
 
-    def _spawn(self, name, cmd, env):
-        """Run ``cmd`` in its own session, logging to ``logs/<name>.log``."""
-        with open(self.log_path(name), "ab") as log:
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        with open(self._pidfile(name), "w") as f:
-            f.write(str(proc.pid))
-        return proc.pid
+    def _start(self, name, cmd, env):
+        """Register ``cmd`` as supervisord's program ``name`` (again, if its
+        command or environment changed) and start it; returns its pid."""
+        from supervisor.xmlrpc import Faults
+        pid = self.pid(name)
+        if pid:
+            return pid
+        self._ensure_supervisord()
+        with open(self._env_file) as f:
+            supervisord_env = json.load(f)
+        _write_private(os.path.join(self._programs, name + ".conf"), PROGRAM_CONF.format(
+            name=name, command=_ini(" ".join(shlex.quote(arg) for arg in cmd)), root=_ini(ROOT),
+            environment=_environment(env, supervisord_env), startsecs=START_SECONDS, startretries=START_RETRIES,
+            stopwait=STOP_WAIT_SECONDS, log=_ini(self.log_path(name)), maxbytes=LOG_MAX_BYTES,
+            backups=LOG_BACKUPS))
+        rpc = self.supervisor()
+        [[added, changed, _removed]] = rpc.reloadConfig()  # what `supervisorctl update` does
+        if name in changed:
+            self.stop(name)
+            rpc.removeProcessGroup(name)
+        if name in added or name in changed:
+            rpc.addProcessGroup(name)
+        try:
+            rpc.startProcess(name, False)
+        except xmlrpc.client.Fault as fault:
+            if fault.faultCode != Faults.ALREADY_STARTED:  # autostart may have been first
+                raise
+        deadline = time.time() + 30
+        while True:
+            info = self._info(name) or {"statename": "UNKNOWN", "pid": 0}
+            if info["statename"] in HAS_PROCESS and info["pid"]:
+                return info["pid"]
+            if info["statename"] == "FATAL" or time.time() > deadline:
+                raise RuntimeError("{} did not start ({}); see {}".format(
+                    name, info["statename"], self.log_path(name)))
+            time.sleep(0.05)
 
-    def stop(self, *names, timeout=15):
+    def stop(self, *names, timeout=STOP_WAIT_SECONDS):
         """SIGTERM (nameko lets running workers finish), then SIGKILL for
-        any still running after ``timeout``. Several stop in parallel."""
-        pids = [p for p in (self.pid(n) for n in names) if p]
-        for pid in pids:
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.time() + timeout
-        while time.time() < deadline and any(_alive(p) for p in pids):
-            time.sleep(0.1)
-        for pid in pids:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        any still running after ``timeout``. Several stop in parallel; a
+        stopped process stays registered, so `supervisorctl start` can bring
+        it back."""
+        from supervisor.xmlrpc import Faults
+        if not names or not self.supervisord_pid():
+            return
+        rpc = self.supervisor()
         for name in names:
-            if os.path.exists(self._pidfile(name)):
-                os.remove(self._pidfile(name))
+            try:
+                rpc.stopProcess(name, False)
+            except xmlrpc.client.Fault as fault:
+                if fault.faultCode not in (Faults.NOT_RUNNING, Faults.BAD_NAME):
+                    raise
+        deadline = time.time() + timeout
+        while time.time() < deadline and any(self.pid(n) for n in names):
+            time.sleep(0.1)
+        for name in names:
+            pid = self.pid(name)
+            if pid:  # as supervisord does after stopwaitsecs (killasgroup)
+                _signal_group(pid, signal.SIGKILL)
+        deadline = time.time() + 10
+        while any(self.pid(n) for n in names) and time.time() < deadline:
+            time.sleep(0.05)
 
     def kill(self, name):
         """SIGKILL, as a crash would end it: no worker finishes, nothing is
-        cleaned up."""
+        cleaned up. supervisord then restarts it (autorestart), as it would
+        after a real crash; a caller that needs it down stops it after this.
+        Returns once supervisord has seen it die."""
         pid = self.pid(name)
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-            while _alive(pid):
-                time.sleep(0.05)
-            os.remove(self._pidfile(name))
+        if not pid:
+            return
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.time() + 30
+        while (self._info(name) or {}).get("pid") == pid:
+            if time.time() > deadline:
+                raise RuntimeError("supervisord did not see {} (pid {}) die".format(name, pid))
+            time.sleep(0.05)
 
-    def running(self):
-        names = [f[:-4] for f in os.listdir(self.run_dir) if f.endswith(".pid")]
-        return sorted(n for n in names if self.pid(n))
+
+def _ini(value):
+    """A value for supervisord's configuration, which expands %(name)s."""
+    return str(value).replace("%", "%%")
+
+
+def _environment(env, base):
+    """supervisord's ``environment=`` for a program whose environment is
+    ``env``: the variables that differ from supervisord's own (``base``),
+    which its processes inherit. Variables missing from ``env`` but set in
+    ``base`` stay set."""
+    from supervisor.datatypes import dict_of_key_value_pairs
+    pairs = []
+    for key in sorted(env):
+        value = env[key]
+        if base.get(key) == value:
+            continue
+        quote = "'" if '"' in value else '"'
+        pair = "{}={}{}{}".format(key, quote, value, quote)
+        # What supervisord will read: its own parser, after its ini parser
+        # has cut comments (" ;" or " #") and lines.
+        if "\n" in value or "\r" in value or " ;" in value or " #" in value \
+                or dict_of_key_value_pairs(pair) != {key: value}:
+            raise ValueError("{} cannot be passed through supervisord's environment= as it is: {!r}".format(
+                key, value))
+        pairs.append(_ini(pair))
+    return ",".join(pairs)
+
+
+def _write_private(path, text):
+    """Written readable by this user only: environments can hold secrets."""
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def _signal_group(pid, sig):
+    try:
+        os.killpg(pid, sig)  # supervisord makes each program its own process group
+    except OSError:
+        pass
+
+
+def _cmdline(pid):
+    """A process's arguments, or [] when it is gone (or there is no /proc)."""
+    try:
+        with open("/proc/{}/cmdline".format(pid), "rb") as f:
+            return f.read().decode(errors="replace").split("\0")
+    except OSError:
+        return []
 
 
 def _alive(pid):
+    """Whether ``pid`` runs; a zombie (exited, not yet reaped by a parent
+    that is not us) does not."""
     try:
-        # Reap it if it is our child, so it does not linger as a zombie.
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-        return True
-    except OSError:
+        with open("/proc/{}/stat".format(pid)) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
         return False
+    except OSError:  # no /proc here
+        try:
+            os.kill(pid, 0)
+            return True
+        except OSError:
+            return False
 
 
 def wait_healthy(services, uri=None, timeout=60):
@@ -162,6 +418,16 @@ def gateway_url(env=None):
     return "http://{}:{}".format(env.get("GATEWAY_HOST", "127.0.0.1"), env.get("GATEWAY_PORT", "8000"))
 
 
+def _rel(path):
+    return os.path.relpath(path, ROOT)
+
+
+def supervisorctl_command(platform):
+    """How an operator reaches this run's supervisord."""
+    return "{} -c {}".format(_rel(os.path.join(os.path.dirname(sys.executable), "supervisorctl")),
+                             _rel(platform.conf))
+
+
 def main(argv):
     cmd, names = (argv[0] if argv else "status"), (argv[1:] or list(SERVICES))
     platform = Platform()
@@ -178,18 +444,34 @@ def main(argv):
             st = db_settings(s)
             print("  {:<14} {:<8} {:<8} {} {}:{}/{} (log {})".format(
                 s, reports[s]["status"], reports[s]["broker"], reports[s]["database"],
-                st.host, st.port, st.name, os.path.relpath(platform.log_path(s), ROOT)))
+                st.host, st.port, st.name, _rel(platform.log_path(s))))
         if platform.pid("gateway"):
-            print("\n  GraphQL gateway: {}/graphql (GraphiQL in a browser), health at /healthz".format(gateway_url()))
+            print("\n  GraphQL gateway: {}/graphql (GraphiQL in a browser), health at /healthz (log {})".format(
+                gateway_url(), _rel(platform.log_path("gateway"))))
+        print("\n  supervisord: pid {}, socket {}, log {}".format(
+            platform.supervisord_pid(), _rel(platform.socket), _rel(platform.supervisord_log)))
+        print("  processes:   {} status   (restart <name>, tail -f <name>)".format(supervisorctl_command(platform)))
     elif cmd == "stop":
-        names = argv[1:] or platform.running()
-        platform.stop(*names)
-        for name in names:
+        if argv[1:]:
+            platform.stop(*argv[1:])
+            stopped = argv[1:]
+        else:
+            stopped = platform.running()
+            platform.shutdown()
+        for name in stopped:
             print("  stopped {}".format(name))
+        if not argv[1:]:
+            print("  stopped supervisord")
     elif cmd == "status":
-        running = platform.running()
-        for s in (*SERVICES, "gateway"):
-            print("  {:<14} {}".format(s, "running, pid {}".format(platform.pid(s)) if s in running else "stopped"))
+        if not platform.supervisord_pid():
+            print("  supervisord is not running in {} (scripts/up starts it)".format(_rel(platform.run_dir)))
+            return 0
+        known = {info["name"]: info for info in platform.processes()}
+        for name in sorted(set(known) | set(SERVICES) | {"gateway"}):
+            info = known.get(name)
+            print("  {:<14} {:<9} {}".format(name, info["statename"] if info else "-",
+                                             info["description"] if info else "not started"))
+        print("\n  supervisord pid {}; {} status".format(platform.supervisord_pid(), supervisorctl_command(platform)))
     else:
         print(__doc__)
         return 2

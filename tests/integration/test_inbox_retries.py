@@ -1,8 +1,8 @@
 """A retry in flight when its service dies is neither lost nor applied twice.
 
 The inbox claims a due retry with a lease. Here learning is killed while
-it applies a retried event; after a restart the unfinished claim becomes
-due again and the event is applied exactly once."""
+it applies a retried event; supervisord restarts it, the unfinished claim
+becomes due again and the event is applied exactly once."""
 import uuid
 
 import pytest
@@ -56,13 +56,15 @@ def test_retry_in_flight_when_the_service_dies_is_applied_once(platform, amqp_ur
         claimed = learning_db.all("SELECT status, attempts, next_attempt_at FROM failed_events "
                                   "WHERE event_id = :e", e=event_id)[0]
         assert claimed.status == "retrying" and claimed.attempts == 2 and claimed.next_attempt_at is not None
+        killed = platform.pid("learning")
         platform.kill("learning")
     finally:
         holder.close()  # releases the lock: the dead worker's transaction never commits
     assert learning_db.scalar("SELECT count(*) FROM students WHERE user_id = :u", u=user_id) == 0
     assert learning_db.scalar("SELECT count(*) FROM inbox WHERE event_id = :e", e=event_id) == 0
 
-    platform.start("learning")
+    # Nobody starts it again: supervisord restarts it, as after a real crash.
+    wait_for(lambda: platform.pid("learning") not in (None, killed), message="learning restarted by supervisord")
     wait_healthy(["learning"], uri=amqp_uri, timeout=60)
     wait_for(lambda: learning_db.scalar("SELECT status FROM failed_events WHERE event_id = :e",
                                         e=event_id) == "resolved", timeout=30, message="retry resolved")
