@@ -3,7 +3,10 @@
 nameko's ``context_data`` is plain AMQP headers that anyone who can publish
 can forge, so every RPC that acts for a user takes the caller's access token
 as its first argument and checks it here. Identity issues the tokens; every
-service verifies them with the shared ``AUTH_JWT_SECRET``.
+service verifies them with the shared ``AUTH_JWT_SECRET``, and then asks its
+own database whether the token's session has ended since: identity its
+``user_sessions``, every other service the ``revoked_sessions`` it keeps from
+identity's ``session_revoked`` events (services/common/revocations.py).
 """
 import os
 import time
@@ -19,6 +22,7 @@ ALGORITHM = "HS256"
 ISSUER = "edtech-identity"
 ACCESS_TOKEN_TTL = int(os.environ.get("AUTH_ACCESS_TOKEN_TTL", "900"))  # seconds
 SERVICE_TOKEN_TTL = 300
+SESSION_ENDED = "the session has ended"
 
 
 def jwt_secret(environ=None):
@@ -80,13 +84,33 @@ def verify_token(token, secret=None):
     return Principal(user_id=claims["sub"], role=claims["role"], session_id=claims.get("sid"))
 
 
+def _uuid(value):
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
 class Authenticator:
-    def __init__(self, secret):
+    """``session_live(session_id, user_id) -> bool`` is asked about every
+    verified user token (``Auth`` gives it); without one, as in unit tests
+    that hand a worker an ``Authenticator(secret)``, the signature alone decides."""
+
+    def __init__(self, secret, session_live=None):
         self.secret = secret
+        self.session_live = session_live
 
     def require(self, token, roles=None):
-        """The verified principal; ``Forbidden`` unless its role is in ``roles``."""
+        """The verified principal, whose session has not ended;
+        ``Forbidden`` unless its role is in ``roles``."""
         principal = verify_token(token, self.secret)
+        if self.session_live is not None and not principal.is_service:
+            # Before the role: a token of an ended session speaks for nobody.
+            session_id, user_id = _uuid(principal.session_id), _uuid(principal.user_id)
+            if session_id is None or user_id is None:
+                raise Unauthenticated("the access token names no session")
+            if not self.session_live(session_id, user_id):
+                raise Unauthenticated(SESSION_ENDED)
         if roles is not None and principal.role not in roles:
             raise Forbidden("this action needs one of the roles: {}".format(", ".join(sorted(roles))))
         return principal
@@ -98,12 +122,54 @@ class Authenticator:
         return principal
 
 
+def session_checker(engine, check):
+    """``Authenticator``'s ``session_live`` over ``check(connection,
+    session_id, user_id) -> bool``: one pooled connection per call,
+    returned before the entrypoint opens its unit of work."""
+    def session_live(session_id, user_id):
+        with engine.connect() as connection:
+            return check(connection, session_id, user_id)
+    return session_live
+
+
 class Auth(DependencyProvider):
     """``self.auth.require(token)`` in an entrypoint. The secret is read at
-    start-up, so a service without one fails at once, not on the first call."""
+    start-up, so a service without one fails at once, not on the first call.
+
+    ``session_check(connection, session_id, user_id) -> bool`` says whether a
+    token's session is live, on the service's own database (its
+    ``UnitOfWorkProvider``'s engine). Identity passes its own; by default it
+    is ``revocations.not_revoked`` over the service's ``revoked_sessions``, and
+    a service that checks tokens without that table does not start.
+    """
+
+    def __init__(self, session_check=None):
+        self.session_check = session_check
+        self._session_live = None
 
     def setup(self):
         self.secret = jwt_secret()
 
+    def start(self):
+        self._resolve()
+
+    def _resolve(self):
+        if self._session_live is None:
+            # Imported here: the gateway imports this module for verify_token and needs no database code.
+            from services.common import revocations
+            from services.common.uow import UnitOfWorkProvider
+            units = [d for d in self.container.dependencies if isinstance(d, UnitOfWorkProvider)]
+            if len(units) != 1:
+                raise TypeError("Auth needs exactly one UnitOfWorkProvider on the service")
+            check = self.session_check
+            if check is None:
+                model = revocations.revoked_sessions_of(units[0].declarative_base)
+                if model is None:
+                    raise TypeError("{} checks tokens but maps no {} table (docs/architecture.md, "
+                                    "\"Adding a service\")".format(self.container.service_name, revocations.TABLE))
+                check = revocations.not_revoked(model)
+            self._session_live = session_checker(units[0].engine, check)
+        return self._session_live
+
     def get_dependency(self, worker_ctx):
-        return Authenticator(self.secret)
+        return Authenticator(self.secret, self._resolve())

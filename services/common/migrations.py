@@ -121,3 +121,21 @@ def add_inbox_consumer(op):
 
 def drop_inbox_consumer(op):
     op.drop_column('inbox', 'consumer')
+
+
+def create_revoked_sessions(op):
+    """The ``revoked_sessions`` table (services/common/revocations.py) of a
+    service that checks access tokens, in its own database."""
+    op.create_table('revoked_sessions',
+    sa.Column('session_id', sa.UUID(), nullable=False),
+    sa.Column('user_id', sa.UUID(), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('until', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('session_id')
+    )
+    op.create_index('ix_revoked_sessions_until', 'revoked_sessions', ['until'], unique=False)
+
+
+def drop_revoked_sessions(op):
+    op.drop_index('ix_revoked_sessions_until', table_name='revoked_sessions')
+    op.drop_table('revoked_sessions')

@@ -10,9 +10,10 @@ import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, func, select, update
 
 from services.common.errors import Unauthenticated
+from services.identity.events import revocation
 from services.identity.models import AuthToken, TokenType, User, UserSession
 
 SESSION_TTL = timedelta(days=30)
@@ -85,21 +86,49 @@ def session_is_live(user_session):
     return user_session.revoked_at is None and user_session.expires_at > now()
 
 
-def revoke_session(session, session_id):
+# Built once: it runs on every call that carries a user's token.
+_sessions = UserSession.__table__.c
+_CURRENT_SESSION = select(_sessions.session_id).where(
+    _sessions.session_id == bindparam("session_id"), _sessions.user_id == bindparam("user_id"),
+    _sessions.revoked_at.is_(None), _sessions.expires_at > func.now())
+
+
+def session_is_current(connection, session_id, user_id):
+    """Identity's ``Auth`` check (services/identity/service.py): an access
+    token is good only while its session here is neither revoked nor expired."""
+    return connection.execute(_CURRENT_SESSION, {"session_id": session_id, "user_id": user_id}).first() is not None
+
+
+def revoke_session(uow, session_id):
     """End one session and spend its refresh tokens."""
-    _revoke(session, UserSession.session_id == session_id)
+    _revoke(uow, UserSession.session_id == session_id)
 
 
-def revoke_all_sessions(session, user_id):
-    _revoke(session, UserSession.user_id == user_id)
+def revoke_all_sessions(uow, user_id):
+    _revoke(uow, UserSession.user_id == user_id)
 
 
-def _revoke(session, which):
+def _revoke(uow, which):
+    """The one place sessions end. ``session_revoked`` is staged in the same
+    unit of work, so the event exists exactly when the revocation does, and
+    the other services refuse the sessions' access tokens once it reaches
+    them (services/common/revocations.py)."""
+    session = uow.session
+    # clock_timestamp(), not the transaction's start: this update may have
+    # waited for a refresh that held the row's lock, and the token that
+    # refresh issued must fall within revoked_at + ACCESS_TOKEN_TTL.
     revoked = session.execute(update(UserSession).where(which, UserSession.revoked_at.is_(None))
-                              .values(revoked_at=now()).returning(UserSession.session_id)).scalars().all()
+                              .values(revoked_at=func.clock_timestamp())
+                              .returning(UserSession.session_id, UserSession.user_id, UserSession.revoked_at)).all()
     if revoked:
-        session.execute(update(AuthToken).where(AuthToken.session_id.in_(revoked), AuthToken.used_at.is_(None))
-                        .values(used_at=now()))
+        session.execute(update(AuthToken).where(AuthToken.session_id.in_([r.session_id for r in revoked]),
+                                                AuthToken.used_at.is_(None)).values(used_at=now()))
+    by_user = {}
+    for row in revoked:
+        by_user.setdefault(row.user_id, []).append(row)
+    for user_id, rows in by_user.items():
+        uow.emit("session_revoked", revocation(user_id, [r.session_id for r in rows],
+                                               max(r.revoked_at for r in rows)))
 
 
 def parse_session_id(value):

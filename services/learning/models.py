@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import ExcludeConstraint, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.eventstore import event_store_models
+from services.common.revocations import revoked_sessions_model
 from services.common.modeling import currency_check, currency_column, money_column, pg_enum, uuid_pk
 
 
@@ -180,3 +181,5 @@ class MatchingRequest(Base):
 
 # The event machinery's tables, in this service's own database.
 OutboxEvent, InboxEvent, FailedEvent = event_store_models(Base)
+# Sessions identity ended, so Auth refuses their tokens here (services/common/revocations.py).
+RevokedSession = revoked_sessions_model(Base)

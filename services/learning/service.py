@@ -4,6 +4,7 @@ of work that it commits."""
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy, rpc
 
+from services.common import revocations
 from services.common.auth import Auth, issue_service_token
 from services.common.errors import BadInput
 from services.common.health import HealthRpc
@@ -12,7 +13,7 @@ from services.common.uow import UnitOfWorkProvider
 from services.common.validation import load, parse_uuid, parse_uuid_list
 from services.learning import courses, lessons, matching, tutors, user_copies
 from services.learning.events import PUBLISHED
-from services.learning.models import Base, LessonStatus
+from services.learning.models import Base, LessonStatus, RevokedSession
 from services.learning.schemas import (AvailabilitySchema, BookLessonSchema, CancelLessonSchema, CourseSchema,
                                        CourseUpdateSchema, MatchingRequestSchema, SearchSchema,
                                        TutorProfileSchema, VerifyTutorSchema)
@@ -43,6 +44,12 @@ class LearningService(HealthRpc, DeadLetterRpc):
     @subscribe("identity", "user_deactivated", **USER_EVENT)
     def on_user_deactivated(self, uow, event):
         user_copies.apply_user_event(uow, event.data)
+
+    # Sessions identity ended: ``self.auth`` refuses their tokens from then on.
+
+    @subscribe("identity", "session_revoked", **revocations.SESSION_REVOKED)
+    def on_session_revoked(self, uow, event):
+        revocations.record(uow, RevokedSession, event.data)
 
     @rpc
     def resync_users(self, page_size=500):
