@@ -8,9 +8,10 @@ import json
 import math
 import unicodedata
 
-from marshmallow import ValidationError, fields, pre_load, validate, validates
+from marshmallow import ValidationError, fields, pre_load, validate, validates, validates_schema
 
 from services.common.schemas import AtLeastOneField, StrictSchema
+from services.identity.passwords import weakness
 
 ROLES = ("student", "tutor", "admin")
 SELF_REGISTER_ROLES = ("student", "tutor")
@@ -25,8 +26,18 @@ def _no_control_characters(value):
         raise ValidationError("Must not contain control characters.")
 
 
+def _not_weak(value):
+    """Common and one-character passwords; the email check needs the whole
+    payload (RegisterSchema) or the account (sessions.reset_password)."""
+    if len(value) >= MIN_PASSWORD and (problem := weakness(value)):
+        raise ValidationError(problem)
+
+
 NAME = [validate.Length(min=1, max=100), _no_control_characters]
-PASSWORD = validate.Length(min=10, max=128)  # never stored, so any character may be in it
+# The common-password list keeps only entries at least this long
+# (services/identity/data/common_passwords.txt): change both together.
+MIN_PASSWORD = 10
+PASSWORD = [validate.Length(min=MIN_PASSWORD, max=128), _not_weak]  # never stored, so any character may be in it
 TOKEN = validate.Length(min=1, max=200)
 
 
@@ -62,6 +73,12 @@ class RegisterSchema(StrictSchema):
     @pre_load
     def _trim(self, data, **kwargs):
         return _strip(data, "first_name", "last_name")
+
+    @validates_schema(skip_on_field_errors=False)
+    def _password_is_not_the_email(self, data, **kwargs):
+        # A field that failed its own checks is not in ``data``.
+        if "password" in data and "email" in data and (problem := weakness(data["password"], data["email"])):
+            raise ValidationError(problem, field_name="password")
 
 
 class AdminSchema(RegisterSchema):

@@ -5,7 +5,7 @@ from services.common.auth import ACCESS_TOKEN_TTL, issue_access_token
 from services.common.errors import Forbidden, Unauthenticated
 from services.identity import tokens
 from services.identity.models import TokenType, User, UserStatus
-from services.identity.passwords import hash_password, needs_rehash, verify_password
+from services.identity.passwords import hash_password, needs_rehash, refuse_if_weak, verify_password
 from services.identity.users import as_self, user_by_email, user_view
 
 WRONG_CREDENTIALS = "wrong email or password"
@@ -51,7 +51,7 @@ def refresh(uow, raw):
     if not tokens.session_is_live(user_session) or token.expires_at <= tokens.now():
         raise Unauthenticated("the session has expired or was ended")
     if token.used_at is not None:
-        tokens.revoke_session(session, user_session.session_id)
+        tokens.revoke_session(uow, user_session.session_id)
         return None, Unauthenticated("the refresh token was already used; the session has been ended")
     user = session.get(User, token.user_id)
     _must_be_active(user)
@@ -60,15 +60,15 @@ def refresh(uow, raw):
 
 
 def logout(uow, principal):
-    """Ends the caller's session and spends its refresh tokens. The access
-    token itself stays valid until it expires (15 minutes): services check it
-    by signature alone, without a lookup here."""
+    """Ends the caller's session and spends its refresh tokens. Its access
+    tokens are refused from the commit on: at once by identity, and by the
+    other services once ``session_revoked`` reaches them (tokens._revoke)."""
     if principal.is_service:
         raise Forbidden("a service token has no session to end")
     session_id = tokens.parse_session_id(principal.session_id)
     if session_id is None:
         raise Unauthenticated("the access token names no session")
-    tokens.revoke_session(uow.session, session_id)
+    tokens.revoke_session(uow, session_id)
 
 
 def _spend(session, raw, kind):
@@ -95,9 +95,12 @@ def request_password_reset(uow, email):
 
 def reset_password(uow, raw, new_password):
     """Single use; spends the user's other reset links and ends every session,
-    since whoever had the old password may be logged in."""
+    since whoever had the old password may be logged in. The schema refused
+    common passwords; the account's email is known only here. A refused
+    password leaves the link unspent: the caller does not commit."""
     session = uow.session
     user = _spend(session, raw, TokenType.password_reset)
+    refuse_if_weak(new_password, user.email, "new_password")
     user.password_hash = hash_password(new_password)
     tokens.void_pending(session, user.id, TokenType.password_reset)
-    tokens.revoke_all_sessions(session, user.id)
+    tokens.revoke_all_sessions(uow, user.id)

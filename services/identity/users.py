@@ -18,19 +18,34 @@ from services.identity.passwords import hash_password
 PROFILE_FIELDS = ("bio", "preferences", "settings")
 
 
-def can_see_email(viewer, user):
+def sees_full_view(viewer, user):
+    """The user themself, an admin, or a service: learning's resync reads
+    email, status and version (services/learning/user_copies.py)."""
     return viewer is not None and (viewer.is_admin or viewer.is_service or viewer.user_id == str(user.id))
 
 
 def user_view(user, viewer=None):
-    """The public user dict every RPC returns; the email only for those who may see it."""
+    """The user dict every RPC returns: in full for those ``sees_full_view``
+    admits, otherwise ``public_view``."""
+    if not sees_full_view(viewer, user):
+        return public_view(user)
     return {
-        "id": str(user.id), "email": user.email if can_see_email(viewer, user) else None,
+        "id": str(user.id), "email": user.email,
         "first_name": user.first_name, "last_name": user.last_name, "role": user.role.value,
         "status": user.status.value, "version": user.version, "email_verified": user.email_verified_at is not None,
         "created_at": user.created_at.isoformat(), "updated_at": user.updated_at.isoformat(),
         "profile": _profile_view(user.profile),
     }
+
+
+def public_view(user):
+    """What any signed-in user may see of another: who they are on the
+    marketplace. Not how to reach them (email), their account's state
+    (status, verification, version, last change) or their own settings
+    (preferences, settings)."""
+    return {"id": str(user.id), "first_name": user.first_name, "last_name": user.last_name,
+            "role": user.role.value, "created_at": user.created_at.isoformat(),
+            "profile": {"bio": user.profile.bio if user.profile else ""}}
 
 
 def _profile_view(profile):
@@ -60,8 +75,9 @@ def _flush_or_conflict(session):
 # Writes -------------------------------------------------------------------
 
 def create(uow, data):
-    """A user, an empty profile and ``user_created``, staged in ``uow``.
-    ``register`` and the create-admin command share it."""
+    """A user, an empty profile and ``user_created``, staged in ``uow``;
+    ``Conflict`` if the email is taken. ``register`` and the create-admin
+    command share it."""
     session = uow.session
     user = User(email=data["email"], password_hash=hash_password(data["password"]), first_name=data["first_name"],
                 last_name=data["last_name"], role=Role(data["role"]), status=UserStatus.active, version=1)
@@ -74,11 +90,30 @@ def create(uow, data):
 
 
 def register(uow, data):
-    """A self-registered user and their email-verification token; returns
-    (view, raw token)."""
-    user = create(uow, data)
-    raw = tokens.issue(uow.session, user.id, TokenType.email_verification)
-    return user_view(user, as_self(user)), raw
+    """Self-registration that does not tell who has an account: returns the
+    raw email-verification token of the account it made, or None when the
+    email already has one; the entrypoint answers the same either way
+    (docs/architecture.md, "Accounts and enumeration").
+
+    A taken email writes nothing and emits nothing. Its owner should be
+    mailed a notice that someone tried to register with it; there is no mail
+    sender yet, so nothing is sent (docs/architecture.md). Both paths run
+    one argon2 hash, so the expensive work is the same; the entrypoint pads
+    both to one floor to hide the writes a taken email skips.
+    """
+    session = uow.session
+    if user_by_email(session, data["email"]) is not None:
+        hash_password(data["password"])
+        return None
+    try:
+        # A registration of the same new email racing this one passed the
+        # check above too; the unique index lets one through and the other
+        # gets the same answer. The savepoint keeps the transaction usable.
+        with session.begin_nested():
+            user = create(uow, data)
+    except Conflict:
+        return None
+    return tokens.issue(session, user.id, TokenType.email_verification)
 
 
 def update(uow, user_id, data, viewer):
@@ -99,8 +134,9 @@ def update(uow, user_id, data, viewer):
 
 
 def _may_edit(user, viewer):
-    # A suspended user's access token stays valid until it expires; it must
-    # not be enough to keep editing the account.
+    # Suspension ends the user's sessions, so their tokens are refused
+    # already (tokens._revoke); this is the second line, for a session that
+    # a login racing the suspension may have started.
     if not viewer.is_admin and user.status != UserStatus.active:
         raise Forbidden("this account is {}".format(user.status.value))
 
@@ -130,7 +166,7 @@ def set_status(uow, user_id, status, viewer):
         user.version += 1
         session.flush()
         if new != UserStatus.active:
-            tokens.revoke_all_sessions(session, user.id)
+            tokens.revoke_all_sessions(uow, user.id)
         uow.emit(*_status_event(user))
     return user_view(user, viewer)
 

@@ -1,10 +1,16 @@
 """Small helpers shared by the integration tests."""
+import os
+import subprocess
+import sys
 import time
 import uuid
 from datetime import datetime, timezone
 
 from kombu import Connection, Exchange, Producer
 from sqlalchemy import create_engine, pool, text
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def wait_for(predicate, timeout=30, interval=0.1, message="condition"):
@@ -56,6 +62,25 @@ def publish(amqp_uri, source, envelope, routing_key=None):
         exchange = Exchange("{}.events".format(source), type="topic", durable=True)
         Producer(conn.default_channel, exchange=exchange, serializer="json").publish(
             envelope, routing_key=routing_key or envelope["event_type"], delivery_mode=2, declare=[exchange])
+
+
+def registered(rpc, *payloads):
+    """Register each payload with identity and sign each in; their users, in
+    order. register answers only ``ok`` whether or not the email was taken
+    (docs/architecture.md, "Accounts and enumeration"): the user comes from
+    login. The calls go out together, as each costs an argon2 hash."""
+    for call in [rpc.identity.register.call_async(p) for p in payloads]:
+        assert call.result()["ok"] is True
+    sessions = [rpc.identity.login.call_async({"email": p["email"], "password": p["password"]}) for p in payloads]
+    return [call.result()["user"] for call in sessions]
+
+
+def create_admin_with_cli(email, password):
+    """The operator's command (services/identity/manage.py), run as the operator runs it."""
+    env = dict(os.environ, IDENTITY_ADMIN_PASSWORD=password)
+    return subprocess.run([sys.executable, "-m", "services.identity.manage", "create-admin", "--email", email,
+                           "--first-name", "Site", "--last-name", "Admin"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
 def new_user(n=None, role="student"):

@@ -61,4 +61,6 @@ def test_committed_users_arrive_after_the_broker_returns(platform, databases, am
     from nameko.standalone.rpc import ClusterRpcProxy
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=10) as rpc:
         wait_for(lambda: rpc.identity.health()["status"] == "ok", timeout=30, message="identity back")
-        assert rpc.identity.register(new_user())["id"]
+        again = new_user()
+        assert rpc.identity.register(again)["ok"] is True
+        assert rpc.identity.login({"email": again["email"], "password": again["password"]})["user"]["id"]

@@ -5,7 +5,7 @@ import uuid
 
 from kombu import Connection, Exchange, Queue, binding
 
-from tests.integration.helpers import new_user
+from tests.integration.helpers import new_user, registered
 
 ROUTING_KEYS = ("user_created", "user_updated", "user_deactivated")
 
@@ -19,7 +19,7 @@ def test_kombu_consumer_reads_user_created(platform, rpc, amqp_uri):
     with Connection(amqp_uri) as conn:
         queue(conn.default_channel).declare()
         try:
-            user = rpc.identity.register(new_user())
+            (user,) = registered(rpc, new_user())
             with conn.Consumer(queue, callbacks=[lambda body, msg: (received.append((body, msg.headers)), msg.ack())],
                                accept=["json"]):
                 for _ in range(50):

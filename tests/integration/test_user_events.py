@@ -7,7 +7,7 @@ import eventlet
 import pytest
 
 import services.common.errors  # noqa: F401  (typed errors across RPC)
-from tests.integration.helpers import Db, make_envelope, new_user, publish, user_snapshot, wait_for
+from tests.integration.helpers import Db, make_envelope, new_user, publish, registered, user_snapshot, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def student_copy(dbs, user_id):
 
 
 def test_registration_reaches_every_follower(platform, rpc, dbs):
-    user = rpc.identity.register(new_user())
+    (user,) = registered(rpc, new_user())
     uid = user["id"]
     copy = wait_for(lambda: student_copy(dbs, uid), message="learning's student copy")
     assert copy.email == user["email"] and copy.name == "Ada " + user["last_name"]
@@ -39,7 +39,7 @@ def test_registration_reaches_every_follower(platform, rpc, dbs):
 
 
 def test_tutor_gets_a_tutor_copy(platform, rpc, dbs):
-    user = rpc.identity.register(new_user(role="tutor"))
+    (user,) = registered(rpc, new_user(role="tutor"))
     wait_for(lambda: dbs["learning"].scalar("SELECT count(*) FROM tutors WHERE user_id = :u", u=user["id"]),
              message="tutor copy")
     assert dbs["learning"].scalar("SELECT count(*) FROM students WHERE user_id = :u", u=user["id"]) == 0
@@ -47,8 +47,9 @@ def test_tutor_gets_a_tutor_copy(platform, rpc, dbs):
 
 def test_email_and_name_changes_reach_the_copy(platform, rpc, dbs):
     payload = new_user()
-    user = rpc.identity.register(payload)
-    token = rpc.identity.login({"email": payload["email"], "password": payload["password"]})["access_token"]
+    rpc.identity.register(payload)
+    session = rpc.identity.login({"email": payload["email"], "password": payload["password"]})
+    user, token = session["user"], session["access_token"]
     wait_for(lambda: student_copy(dbs, user["id"]), message="copy")
     new_email = "renamed-{}@example.com".format(uuid.uuid4().hex[:8])
     rpc.identity.update_user(token, user["id"], {"email": new_email.upper(), "first_name": "Grace"})
@@ -101,8 +102,7 @@ def test_deactivation_reaches_the_copy(platform, amqp_uri, dbs):
 def test_consumer_down_then_up_gets_every_user_once(platform, rpc, dbs):
     platform.stop("learning")
     try:
-        pending = [rpc.identity.register.call_async(new_user(i)) for i in range(300)]
-        ids = [p.result()["id"] for p in pending]
+        ids = [user["id"] for user in registered(rpc, *[new_user(i) for i in range(300)])]
         assert dbs["learning"].scalar("SELECT count(*) FROM students WHERE user_id::text = ANY(:ids)", ids=ids) == 0
     finally:
         platform.start("learning")
@@ -162,7 +162,7 @@ def test_unreadable_event_is_dead_lettered_at_once(platform, rpc, amqp_uri, dbs)
 
 
 def test_resync_repairs_missing_and_corrupted_copies(platform, rpc, dbs):
-    a, b = rpc.identity.register(new_user()), rpc.identity.register(new_user())
+    a, b = registered(rpc, new_user(), new_user())
     for u in (a, b):
         wait_for(lambda: student_copy(dbs, u["id"]), message="copies")
     dbs["learning"].execute("DELETE FROM students WHERE user_id = :u", u=a["id"])

@@ -13,13 +13,13 @@ from argon2 import PasswordHasher
 from nameko.testing.services import worker_factory
 
 from services.common.auth import Authenticator, Principal, issue_access_token, issue_service_token
-from services.common.errors import BadInput, Forbidden, Unauthenticated
+from services.common.errors import BadInput, Conflict, Forbidden, Unauthenticated
 from services.common.validation import load
-from services.identity import passwords, tokens, users
+from services.identity import passwords, schemas, sessions, tokens, users
 from services.identity.models import Role, TokenType, UserStatus
 from services.identity.schemas import (AdminSchema, ListUsersSchema, LoginSchema, PasswordResetSchema,
                                        RegisterSchema, StatusSchema, UpdateUserSchema)
-from services.identity.service import IdentityService, with_mailed_token
+from services.identity.service import IdentityService, no_sooner_than, with_mailed_token
 
 SECRET = "unit-test-secret-" + "x" * 32
 MB = "x" * (1024 * 1024)
@@ -93,6 +93,67 @@ def test_email_is_normalised_and_names_trimmed():
 
 def test_password_is_kept_as_given():
     assert load(RegisterSchema(), registration(password="  spaced out  "))["password"] == "  spaced out  "
+
+
+# Weak passwords (NIST SP 800-63B, section 5.1.1.2) --------------------------
+
+@pytest.mark.parametrize("password", ["password12", "1234567890", "qwertyuiop", "Password12", "QWERTYUIOP"])
+def test_common_passwords_are_refused(password):
+    assert refused_fields(RegisterSchema(), registration(password=password)) == {"password": [passwords.TOO_COMMON]}
+    assert "password" in refused_fields(AdminSchema(), registration(password=password, role="admin"))
+    assert refused_fields(PasswordResetSchema(), {"token": "t", "new_password": password}) == \
+        {"new_password": [passwords.TOO_COMMON]}
+
+
+def test_a_strong_password_is_accepted():
+    strong = "correct horse battery"
+    assert passwords.weakness(strong, "ada.lovelace@example.com") is None
+    assert load(RegisterSchema(), registration(email="ada.lovelace@example.com", password=strong))["password"] == \
+        strong
+    assert load(PasswordResetSchema(), {"token": "t", "new_password": strong})["new_password"] == strong
+
+
+@pytest.mark.parametrize("password", ["aaaaaaaaaa", "ZZZZZZZZZZZZZZZZ", " " * 12])
+def test_one_character_repeated_is_refused(password):
+    assert refused_fields(RegisterSchema(), registration(password=password)) == {"password": [passwords.REPEATED]}
+
+
+@pytest.mark.parametrize("password", ["ada.lovelace", "ADA.LOVELACE", "my ada.lovelace 1815", "Ada.Lovelace!"])
+def test_password_made_of_the_email_is_refused(password):
+    payload = registration(email="Ada.Lovelace@Example.com", password=password)
+    assert refused_fields(RegisterSchema(), payload) == {"password": [passwords.LOOKS_LIKE_EMAIL]}
+
+
+def test_a_short_local_part_is_not_looked_for():
+    # "ada" (3 characters) turns up in passwords by chance: only 4 or more count.
+    assert load(RegisterSchema(), registration(email="ada@example.com", password="adagio in d minor"))
+    assert "password" in refused_fields(RegisterSchema(), registration(email="adag@example.com",
+                                                                       password="adagio in d minor"))
+
+
+def test_other_field_errors_do_not_hide_the_email_check():
+    payload = registration(email="ada.lovelace@example.com", password="ada.lovelace1", first_name="")
+    assert set(refused_fields(RegisterSchema(), payload)) == {"first_name", "password"}
+
+
+def test_the_common_password_list_ships_with_the_service():
+    with open(passwords.COMMON_PASSWORDS_FILE, encoding="utf-8") as f:
+        header = [line for line in f if line.startswith("#")]
+    assert any("zxcvbn" in line for line in header) and any("MIT" in line for line in header)
+    assert len(passwords.COMMON_PASSWORDS) > 1000
+    # Shorter entries could never match: the schema refuses them first.
+    assert min(map(len, passwords.COMMON_PASSWORDS)) >= schemas.MIN_PASSWORD
+    assert all(p == p.lower() and not p.startswith("#") for p in passwords.COMMON_PASSWORDS)
+    assert isinstance(passwords.COMMON_PASSWORDS, frozenset)
+
+
+def test_reset_refuses_a_new_password_made_of_the_email_and_keeps_the_old_hash():
+    user = fake_user(email="ada.lovelace@example.com")
+    with mock.patch.object(sessions, "_spend", return_value=user), mock.patch.object(sessions, "tokens") as toks:
+        with pytest.raises(BadInput) as caught:
+            sessions.reset_password(mock.MagicMock(), "raw", "Ada.Lovelace-1815")
+    assert caught.value.details == {"new_password": [passwords.LOOKS_LIKE_EMAIL]}
+    assert user.password_hash == "$argon2id$secret" and not toks.revoke_all_sessions.called
 
 
 def test_tutor_may_register_and_admin_schema_is_only_admin():
@@ -239,26 +300,81 @@ def test_event_snapshot_is_exactly_the_contract():
                                     "last_name": "Lovelace", "role": "tutor", "status": "active", "version": 3}
 
 
-def test_public_view_shape_and_no_secrets():
+FULL_VIEW = {"id", "email", "first_name", "last_name", "role", "status", "version", "email_verified", "created_at",
+             "updated_at", "profile"}
+PUBLIC_VIEW = {"id", "first_name", "last_name", "role", "created_at", "profile"}
+
+
+def test_full_view_shape_and_no_secrets():
     user = fake_user()
     view = users.user_view(user, users.as_self(user))
-    assert set(view) == {"id", "email", "first_name", "last_name", "role", "status", "version", "email_verified",
-                         "created_at", "updated_at", "profile"}
+    assert set(view) == FULL_VIEW
     assert view["profile"] == {"bio": "Engines", "preferences": {"a": 1}, "settings": {}}
     assert view["created_at"] == "2026-11-25T12:00:00+00:00" and view["email_verified"] is False
     assert "secret" not in repr(view)
 
 
-@pytest.mark.parametrize("viewer,sees", [
+def test_public_view_is_who_they_are_not_how_to_reach_them():
+    user = fake_user(profile=SimpleNamespace(bio="Engines", preferences={"a": 1}, settings={"phone": "555"}))
+    view = users.public_view(user)
+    assert view == {"id": str(user.id), "first_name": "Ada", "last_name": "Lovelace", "role": "tutor",
+                    "created_at": "2026-11-25T12:00:00+00:00", "profile": {"bio": "Engines"}}
+    assert users.public_view(fake_user(profile=None))["profile"] == {"bio": ""}
+
+
+@pytest.mark.parametrize("viewer,full", [
     (lambda u: Principal(user_id=str(u.id), role="tutor"), True),
     (lambda u: Principal(user_id=str(uuid.uuid4()), role="admin"), True),
     (lambda u: Principal(user_id=None, role="service", service="learning"), True),
     (lambda u: Principal(user_id=str(uuid.uuid4()), role="student"), False),
     (lambda u: None, False),
 ], ids=["self", "admin", "service", "other user", "nobody"])
-def test_email_visibility(viewer, sees):
+def test_who_sees_the_full_view(viewer, full):
     user = fake_user()
-    assert (users.user_view(user, viewer(user))["email"] == user.email) is sees
+    view = users.user_view(user, viewer(user))
+    assert set(view) == (FULL_VIEW if full else PUBLIC_VIEW)
+    assert (view.get("email") == user.email) is full
+
+
+# Registration that does not tell who has an account ------------------------
+
+def test_register_with_a_taken_email_hashes_and_writes_nothing():
+    uow = mock.MagicMock()
+    data = load(RegisterSchema(), registration())
+    with mock.patch.object(users, "user_by_email", return_value=fake_user()), \
+            mock.patch.object(users, "hash_password", wraps=passwords.hash_password) as hashed, \
+            mock.patch.object(users, "create") as create:
+        assert users.register(uow, data) is None
+    hashed.assert_called_once_with("correct horse battery")  # the same argon2 work as a new account
+    assert not create.called and not uow.emit.called and not uow.session.add.called
+
+
+def test_register_that_loses_a_race_gets_the_same_answer():
+    uow = mock.MagicMock()
+    with mock.patch.object(users, "user_by_email", return_value=None), \
+            mock.patch.object(users, "create", side_effect=Conflict("taken")):
+        assert users.register(uow, load(RegisterSchema(), registration())) is None
+    uow.session.begin_nested.assert_called_once()  # rolled back to it, not the whole unit
+    assert not uow.session.add.called
+
+
+@pytest.mark.parametrize("raw", ["a verification token", None], ids=["new email", "taken email"])
+def test_register_answers_the_same_either_way(service, monkeypatch, raw):
+    monkeypatch.delenv("IDENTITY_EXPOSE_TOKENS", raising=False)
+    with mock.patch.object(users, "register", return_value=raw):
+        assert service.register(registration()) == {"ok": True}
+
+
+@pytest.mark.parametrize("clock,pause", [([10.0, 10.02], 0.03), ([10.0, 10.2], 0.0)],
+                         ids=["faster than the floor", "slower than the floor"])
+def test_no_sooner_than_pads_to_the_floor_from_the_start(clock, pause):
+    with mock.patch("services.identity.service.time") as fake_time:
+        fake_time.monotonic.side_effect = clock
+        with pytest.raises(BadInput):  # whatever the outcome
+            with no_sooner_than(0.05):
+                raise BadInput("invalid input")
+    (waited,), _ = fake_time.sleep.call_args
+    assert waited == pytest.approx(pause)
 
 
 # Entrypoints with worker_factory: refused before the database -------------
