@@ -4,17 +4,21 @@ import json
 import logging
 
 from flask import Flask, Response, render_template, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 from graphql import (GraphQLError, NoSchemaIntrospectionCustomRule, OperationType, execute, get_operation_ast,
                      parse, specified_rules, validate)
 from graphql.execution.values import get_variable_values
 
 from api_gateway.errors import format_error, request_error
+from api_gateway.health import HealthReport
 from api_gateway.limits import alias_limit_rule, document_limits_rule
 from api_gateway.loaders import Loaders
-from api_gateway.rpc import RequestRpc, RpcPool, ServiceUnavailable
+from api_gateway.operations import no_operation_message, nulls_where_required
+from api_gateway.rpc import RequestRpc, RpcPool
 from api_gateway.schema import registry, schema
 from api_gateway.schema.context import RequestContext
 from api_gateway.settings import load_settings
+from api_gateway.throttle import Throttle
 from services.common.auth import verify_token
 from services.common.config import SERVICES
 from services.common.errors import Unauthenticated
@@ -27,6 +31,15 @@ def create_app(settings=None):
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     pool = RpcPool(settings.amqp_uri, settings.rpc_pool_size, settings.rpc_timeout)
+    throttle = Throttle(settings.redis_url, settings.throttle_prefix, account_free=settings.login_free_per_account,
+                        client_free=settings.login_free_per_client, max_lock_seconds=settings.login_max_lock,
+                        per_minute=settings.credential_calls_per_minute)
+    health = HealthReport(pool, SERVICES, settings.time_budget + settings.rpc_timeout * len(SERVICES),
+                          ttl=settings.health_ttl, extra_checks={"throttle": throttle.health})
+    if settings.proxy_hops:
+        # Behind a load balancer every request comes from its address; the
+        # throttle must key on the client it forwards for.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)
     rules = [*specified_rules, document_limits_rule(settings.max_depth, settings.max_fields),
              alias_limit_rule(settings.max_aliases)]
     if not settings.introspection:
@@ -50,24 +63,14 @@ def create_app(settings=None):
     def unexpected(exc):
         code = getattr(exc, "code", 500)
         if isinstance(code, int) and 400 <= code < 500:
-            return errors(code, getattr(exc, "description", "bad request"), "BAD_REQUEST")
+            return errors(code, getattr(exc, "description", "bad request"), HTTP_CODES.get(code, "BAD_REQUEST"))
         log.exception("unexpected error")
         return errors(500, "internal error", "INTERNAL_SERVER_ERROR")
 
     @app.get("/healthz")
     def healthz():
-        rpc = RequestRpc(pool, settings.time_budget + settings.rpc_timeout * len(SERVICES))
-        report = {}
-        try:
-            for service in SERVICES:
-                try:
-                    report[service] = rpc.call(service, "health")
-                except ServiceUnavailable as exc:
-                    report[service] = {"service": service, "status": "unavailable", "error": str(exc)}
-        finally:
-            rpc.close()
-        ok = all(r.get("status") == "ok" for r in report.values())
-        return respond({"status": "ok" if ok else "degraded", "services": report}, 200 if ok else 503)
+        report, ok = health.current()
+        return respond(report, 200 if ok else 503)
 
     @app.route("/graphql", methods=["GET", "POST"])
     def graphql():
@@ -88,17 +91,21 @@ def create_app(settings=None):
         if problems:
             return respond({"errors": [format_error(e) for e in problems]}, 400)
         operation = get_operation_ast(document, operation_name)
-        if request.method == "GET" and operation is not None and operation.operation != OperationType.QUERY:
+        if operation is None:  # the request is wrong, as an invalid document is: 400, not execute()'s 200
+            return errors(400, no_operation_message(document, operation_name), "BAD_REQUEST")
+        if request.method == "GET" and operation.operation != OperationType.QUERY:
             return errors(405, "mutations must be sent with POST", "METHOD_NOT_ALLOWED")
-        if operation is not None:
-            # Variables are checked against their declared types here, as
-            # inline values are by validate(): a wrong one is the caller's
-            # mistake (400, BAD_USER_INPUT, naming the variable), not an
-            # error inside execute().
-            coerced = get_variable_values(schema.graphql_schema, operation.variable_definitions or (),
-                                          variables or {}, max_errors=MAX_VARIABLE_ERRORS)
-            if isinstance(coerced, list):
-                return respond({"errors": [_bad_variable(e) for e in coerced]}, 400)
+        # Variables are checked against their declared types here, as
+        # inline values are by validate(): a wrong one is the caller's
+        # mistake (400, BAD_USER_INPUT, naming the variable), not an
+        # error inside execute().
+        coerced = get_variable_values(schema.graphql_schema, operation.variable_definitions or (),
+                                      variables or {}, max_errors=MAX_VARIABLE_ERRORS)
+        if isinstance(coerced, list):
+            return respond({"errors": [_bad_variable(e) for e in coerced]}, 400)
+        nulls = nulls_where_required(schema.graphql_schema, document, operation, coerced)
+        if nulls:
+            return respond({"errors": [_bad_variable(e) for e in nulls]}, 400)
         context, rpc = _context()
         try:
             result = execute(schema.graphql_schema, document, context_value=context,
@@ -146,11 +153,14 @@ def create_app(settings=None):
             except Unauthenticated as exc:
                 token_error = exc  # public fields still answer; private ones say why
         rpc = RequestRpc(pool, settings.time_budget, settings.max_rpcs)
-        return RequestContext(rpc, Loaders(rpc, token, registry.LOADERS), token, viewer, token_error), rpc
+        return RequestContext(rpc, Loaders(rpc, token, registry.LOADERS), token, viewer, token_error,
+                              throttle, request.remote_addr or "unknown"), rpc
 
     return app
 
 
+# The code for each HTTP-level refusal Flask makes (docs/graphql.md, "Errors at the HTTP level").
+HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
 MAX_VARIABLE_ERRORS = 20
 # Python's JSON parser recurses once per level, so a body of 5,000 nested
 # arrays ends in RecursionError; no real request comes near this depth.

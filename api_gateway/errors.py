@@ -2,7 +2,7 @@
 No stack trace ever reaches a client."""
 import logging
 
-from graphql import GraphQLError
+from graphql import GraphQLError, ValueNode
 
 from api_gateway.rpc import BudgetExceeded, ServiceUnavailable, TooManyRpcs
 from services.common.errors import ServiceError
@@ -31,8 +31,18 @@ def format_error(error: GraphQLError):
             formatted["extensions"]["fields"] = _camel_fields(original.details)
     elif isinstance(original, (ServiceUnavailable, BudgetExceeded, TooManyRpcs, GatewayError)):
         formatted["message"] = str(original)
-        formatted["extensions"] = {"code": original.code}
+        formatted["extensions"] = dict(getattr(original, "extensions", None) or {}, code=original.code)
+    elif isinstance(original, GraphQLError) and (_code_of(original) or _about_input(original)):
+        # graphql-core's located_error wraps a GraphQLError raised while a
+        # field runs (by a resolver, a scalar, or graphql-core's own argument
+        # checks) in another with the field's path. Its message is written
+        # for the caller: keep it, with its code, or BAD_USER_INPUT when it
+        # points at a value the caller gave (tests/e2e/test_public_edge.py).
+        formatted["message"] = original.message
+        formatted["extensions"] = dict(original.extensions or {}, code=_code_of(original) or "BAD_USER_INPUT")
     elif original is not None:
+        # Also a codeless GraphQLError about the answer (a non-null field
+        # that got null, a value its scalar cannot represent): a bug.
         log.exception("unexpected error in a resolver", exc_info=original)
         formatted["message"] = "internal error"
         formatted["extensions"] = {"code": "INTERNAL_SERVER_ERROR"}
@@ -41,8 +51,22 @@ def format_error(error: GraphQLError):
     return formatted
 
 
+def _code_of(error):
+    code = (error.extensions or {}).get("code")
+    return code if isinstance(code, str) and code else None
+
+
+def _about_input(error):
+    """Whether the error points at a value in the document (an argument's,
+    a variable's use), as graphql-core's input coercion errors do."""
+    return any(isinstance(node, ValueNode) for node in error.nodes or ())
+
+
 class GatewayError(Exception):
-    """Raised by the gateway itself (not a service) with a GraphQL code."""
+    """Raised by the gateway itself (not a service) with a GraphQL code;
+    ``extensions`` adds keys next to the code (e.g. ``retryAfter``)."""
+
+    extensions = None
 
     def __init__(self, message, code):
         super().__init__(message)

@@ -27,6 +27,9 @@ class ServiceUnavailable(Exception):
 
 
 class BudgetExceeded(Exception):
+    """The request's time budget (GATEWAY_TIME_BUDGET) ran out while it
+    waited for a client, a reply or its turn."""
+
     code = "TIMEOUT"
 
 
@@ -52,7 +55,11 @@ class RpcPool:
         proxy = ClusterRpcProxy(self.config, timeout=self.timeout)
         return proxy, proxy.start()
 
-    def acquire(self):
+    def acquire(self, timeout):
+        """An idle client, a new one while fewer than ``size`` exist, or the
+        next one given back within ``timeout`` seconds; BudgetExceeded after
+        that. Under load this wait is where the time goes, so it must count
+        against the request's budget like the reply does."""
         try:
             return self._idle.get_nowait()
         except eventlet.queue.Empty:
@@ -64,9 +71,18 @@ class RpcPool:
             except Exception:
                 self._made -= 1
                 raise
-        return self._idle.get()  # wait for one to come back
+        try:
+            return self._idle.get(timeout=max(timeout, 0))
+        except eventlet.queue.Empty:
+            raise BudgetExceeded("the request's time budget ran out while it waited for a free RPC client "
+                                 "(the gateway is busy; try again)")
 
     def release(self, client, broken=False):
+        # A reply that came after its call gave up would stay in the
+        # consumer's dict for good; with one call at a time per client,
+        # anything left there now is such a reply.
+        if not broken:
+            client[0]._reply_listener.queue_consumer.replies.clear()
         if broken:
             self._made -= 1
             try:
@@ -78,10 +94,16 @@ class RpcPool:
 
 
 class RequestRpc:
-    """The RPC calls of one GraphQL request: a borrowed client, the request's
-    time budget, a count of calls (the batching test reads it) with a cap
-    (``max_calls``; None for none), and a memory of services that already
-    failed, so a request waits for a stopped service once, not once per field."""
+    """The RPC calls of one GraphQL request: the request's time budget, a
+    count of calls (the batching test reads it) with a cap (``max_calls``;
+    None for none), and a memory of services that already failed, so a
+    request waits for a stopped service once, not once per field.
+
+    A client is borrowed from the pool for one call at a time and given back
+    at once, so requests that are busy in Python between calls do not hold
+    clients that others wait for. Each wait (for a client, for a reply) is
+    bounded by what is left of the budget, so an over-budget request answers
+    TIMEOUT promptly instead of queueing on."""
 
     def __init__(self, pool, time_budget, max_calls=None):
         self.pool = pool
@@ -90,39 +112,56 @@ class RequestRpc:
         self.made = 0
         self.calls = Counter()
         self.down = {}
-        self._client = None
-        self._broken = False
+
+    def remaining(self):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise BudgetExceeded("the request's time budget ran out")
+        return left
 
     def call(self, service, method, *args, **kwargs):
         if service in self.down:
             raise ServiceUnavailable(service, self.down[service])
-        if time.monotonic() > self.deadline:
-            raise BudgetExceeded("the request's time budget ran out")
+        self.remaining()
         if self.max_calls is not None and self.made >= self.max_calls:
             raise TooManyRpcs(self.max_calls)
         self.made += 1
         self.calls["{}.{}".format(service, method)] += 1
+        client = self._borrow()
+        broken = False
         try:
-            return getattr(getattr(self._proxy(), service), method)(*args, **kwargs)
+            timeout = min(self.pool.timeout, self.remaining())
+            _set_reply_timeout(client[0], timeout)
+            return getattr(getattr(client[1], service), method)(*args, **kwargs)
         except RpcTimeout:
+            if timeout < self.pool.timeout:  # cut short by the budget, not a silent service
+                raise BudgetExceeded("the request's time budget ran out while it waited for {}".format(service))
             self.down[service] = "no answer within {:g}s".format(self.pool.timeout)
         except UnknownService:
             self.down[service] = "not running"
         except (OSError, IOError) as exc:  # broker connection lost
-            self._broken = True
+            broken = True
             self.down[service] = "broker unreachable"
             log.warning("RPC to %s failed: %s", service, exc)
+        finally:
+            self.pool.release(client, broken=broken)
         raise ServiceUnavailable(service, self.down[service])
 
-    def _proxy(self):
-        if self._client is None:
-            try:
-                self._client = self.pool.acquire()
-            except Exception as exc:
-                raise ServiceUnavailable("broker", str(exc).splitlines()[0] if str(exc) else "unreachable")
-        return self._client[1]
+    def _borrow(self):
+        try:
+            return self.pool.acquire(self.remaining())
+        except BudgetExceeded:
+            raise
+        except Exception as exc:
+            raise ServiceUnavailable("broker", str(exc).splitlines()[0] if str(exc) else "unreachable")
 
     def close(self):
-        if self._client is not None:
-            self.pool.release(self._client, broken=self._broken)
-            self._client = None
+        """Nothing is held between calls; kept so callers need not know."""
+
+
+def _set_reply_timeout(proxy, seconds):
+    """nameko's standalone proxy takes one timeout when it is made; the
+    wait for a reply reads it from the reply listener's queue consumer on
+    every call (nameko/standalone/rpc.py, PollingQueueConsumer.get_message),
+    so setting it there bounds this call by what is left of the budget."""
+    proxy._reply_listener.queue_consumer.timeout = seconds

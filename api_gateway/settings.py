@@ -31,7 +31,15 @@ class Settings:
     max_rpcs: int             # RPCs one request may make [50]
     max_tokens: int           # lexer tokens in one document [2000]
     max_body_bytes: int       # request body [100000]
+    health_ttl: float         # seconds one /healthz report is reused [2]
     introspection: bool       # allow __schema / __type [true]
+    redis_url: str            # the throttle store [redis://127.0.0.1:6379/0]
+    throttle_prefix: str      # key prefix in Redis, so several platforms can share one [edtech:throttle:]
+    login_free_per_account: int  # failed sign-ins before backoff starts, per account [5]
+    login_free_per_client: int   # the same per client address [20]
+    login_max_lock: float     # the longest backoff, seconds [900]
+    credential_calls_per_minute: int  # credential mutations per client address per minute [60]
+    proxy_hops: int           # trusted proxies in front, whose X-Forwarded-For names the client [0]
     expose_rpc_stats: bool    # X-RPC-Calls header, for tests and benchmarks [false]
 
 
@@ -49,6 +57,14 @@ def load_settings():
         max_rpcs=_int("GATEWAY_MAX_RPCS", 50),
         max_tokens=_int("GATEWAY_MAX_TOKENS", 2000),
         max_body_bytes=_int("GATEWAY_MAX_BODY_BYTES", 100_000),
+        health_ttl=_float("GATEWAY_HEALTH_TTL", 2.0),
         introspection=_bool("GATEWAY_INTROSPECTION", "true"),
+        redis_url=os.environ.get("GATEWAY_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        throttle_prefix=os.environ.get("GATEWAY_THROTTLE_PREFIX", "edtech:throttle:"),
+        login_free_per_account=_int("GATEWAY_LOGIN_FREE_PER_ACCOUNT", 5),
+        login_free_per_client=_int("GATEWAY_LOGIN_FREE_PER_CLIENT", 20),
+        login_max_lock=_float("GATEWAY_LOGIN_MAX_LOCK", 900),
+        credential_calls_per_minute=_int("GATEWAY_CREDENTIAL_CALLS_PER_MINUTE", 60),
+        proxy_hops=_int("GATEWAY_PROXY_HOPS", 0),
         expose_rpc_stats=_bool("GATEWAY_EXPOSE_RPC_STATS", "false"),
     )

@@ -1,4 +1,4 @@
-"""WSGI entry point: ``gunicorn -k eventlet api_gateway.wsgi:app``.
+"""WSGI entry point: ``gunicorn -k api_gateway.server.JsonErrorWorker api_gateway.wsgi:app``.
 
 gunicorn's eventlet worker monkey-patches before this module is imported,
 so the pooled RPC clients cooperate like nameko's own workers."""

@@ -71,6 +71,20 @@ ensure_rabbitmq() {
   fi
 }
 
+# Redis holds the gateway's login throttle (api_gateway/throttle.py), so it
+# survives a gateway restart and is shared by every gateway process. Start a
+# local one where it is installed but stopped; it keeps nothing on disk,
+# which loses only counters that would expire within a day anyway.
+ensure_redis() {
+  if ! port_open 127.0.0.1 6379 && command -v redis-server >/dev/null 2>&1; then
+    say "starting Redis"
+    mkdir -p "$ROOT/.run/logs"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      --dir "$ROOT/.run" --logfile "$ROOT/.run/logs/redis.log" || true
+  fi
+  wait_port 127.0.0.1 6379 30 Redis
+}
+
 # Secrets for this machine's platform, made once and kept in .run/ (git-ignored).
 load_secrets() {
   local file="$ROOT/.run/secrets.env"

@@ -9,6 +9,7 @@ eventlet.monkey_patch()  # before psycopg2, kombu and nameko are imported (docs/
 
 import os  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 import uuid  # noqa: E402
 
@@ -23,6 +24,10 @@ from services.common.config import SERVICES  # noqa: E402
 RUN_ID = uuid.uuid4().hex[:8]
 THROWAWAY = Throwaway("t" + RUN_ID)
 
+# timeout(1) and CI end a run with SIGTERM. Taken as Ctrl-C, pytest still
+# tears the session down: its supervisord, processes and databases go too.
+signal.signal(signal.SIGTERM, signal.default_int_handler)
+
 
 def _configure_test_environment():
     THROWAWAY.configure()
@@ -34,6 +39,13 @@ def _configure_test_environment():
     # A retry claim left unfinished by a crash is due again after this.
     os.environ["EVENT_RETRY_LEASE_SECONDS"] = "2"
     os.environ["OUTBOX_POLL_INTERVAL"] = "0.2"
+    # The login throttle's keys in the local Redis carry this run's name, and
+    # the suite signs in hundreds of times from one address: the limits are
+    # lifted here and tested with their defaults on a gateway of their own
+    # (tests/e2e/test_gateway_limits.py).
+    os.environ["GATEWAY_THROTTLE_PREFIX"] = "edtech:t{}:".format(RUN_ID)
+    os.environ["GATEWAY_CREDENTIAL_CALLS_PER_MINUTE"] = "1000000"
+    os.environ["GATEWAY_LOGIN_FREE_PER_CLIENT"] = "1000000"
 
 
 @pytest.fixture(scope="session")
@@ -57,21 +69,22 @@ def amqp_uri(databases):
 
 @pytest.fixture(scope="session")
 def platform(amqp_uri, tmp_path_factory):
-    """All six services running as real ``nameko run`` processes."""
+    """All six services running as real ``nameko run`` processes, under
+    this session's own supervisord (scripts/platformctl.py)."""
     from scripts.platformctl import Platform, wait_healthy
     run = Platform(run_dir=str(tmp_path_factory.mktemp("platform")))
-    for service in SERVICES:
-        run.start(service)
     try:
+        for service in SERVICES:
+            run.start(service)
         wait_healthy(SERVICES, uri=amqp_uri, timeout=90)
         yield run
     finally:
-        run.stop(*run.running())
+        run.shutdown()  # every process, then supervisord: the session leaves nothing running
         _keep_logs(run)
 
 
 def _keep_logs(run):
-    """Copy service logs to test-artifacts/ so a failed CI run can be read."""
+    """Copy the logs (with supervisord's) to test-artifacts/ so a failed CI run can be read."""
     dest = os.path.join(ROOT, "test-artifacts", "service-logs")
     os.makedirs(dest, exist_ok=True)
     logs = os.path.join(run.run_dir, "logs")

@@ -3,12 +3,20 @@ from services.common.errors import Forbidden, Unauthenticated
 
 
 class RequestContext:
-    def __init__(self, rpc, loaders, token, viewer, token_error=None):
+    def __init__(self, rpc, loaders, token, viewer, token_error=None, throttle=None, client=None):
         self.rpc, self.loaders, self.token, self.viewer = rpc, loaders, token, viewer
         self.token_error = token_error
+        self.throttle, self.client = throttle, client  # api_gateway/throttle.py; the caller's address
 
     def call(self, service, method, *args, **kwargs):
         return self.rpc.call(service, method, *args, **kwargs)
+
+
+def credential_call(info):
+    """Counts a credential mutation (sign-in, sign-up, refresh) against the
+    caller's address: RATE_LIMITED past the cap (api_gateway/throttle.py)."""
+    if info.context.throttle is not None:
+        info.context.throttle.credential_call(info.context.client)
 
 
 def viewer(info, roles=None):

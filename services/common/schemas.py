@@ -41,6 +41,28 @@ def currency_field(**kwargs):
         CURRENCY_PATTERN, error="Must be a 3-letter ISO currency code in capitals."), **kwargs)
 
 
+class Trimmed(fields.String):
+    """A string with surrounding white space removed before it is checked:
+    "en\n" or " maths " pasted into a form is the value the user meant."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class UniqueList(fields.List):
+    """A list whose repeats (ignoring case) are dropped, first one kept, so
+    ["maths", "Maths"] is stored and searched as one subject."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        items, seen = [], set()
+        for item in super()._deserialize(value, attr, data, **kwargs):
+            key = item.casefold() if isinstance(item, str) else item
+            if key not in seen:
+                seen.add(key)
+                items.append(item)
+        return items
+
+
 class UtcDateTime(fields.AwareDateTime):
     """An ISO-8601 time with an offset, loaded as UTC. Times whose UTC value
     would overflow (``0001-01-01T00:30:00+01:00``) or that no lesson, payment

@@ -3,7 +3,8 @@ import zoneinfo
 
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
-from services.common.schemas import AtLeastOneField, StrictSchema, UtcDateTime, currency_field, money_field
+from services.common.schemas import (AtLeastOneField, StrictSchema, Trimmed, UniqueList, UtcDateTime, currency_field,
+                                     money_field)
 from services.learning.rules import slots_overlap
 
 
@@ -14,8 +15,9 @@ def _short_text(max_len, required=True):
 class TutorProfileSchema(StrictSchema):
     hourly_rate = money_field(min_amount=100)
     currency = currency_field()
-    subjects = fields.List(_short_text(100), required=True, validate=validate.Length(min=1, max=20))
-    languages = fields.List(fields.String(validate=validate.Regexp(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?\Z",
+    subjects = UniqueList(Trimmed(validate=validate.Length(min=1, max=100)), required=True,
+                          validate=validate.Length(min=1, max=20))
+    languages = UniqueList(Trimmed(validate=validate.Regexp(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?\Z",
                                                                   error="Use a language code such as en or pt-BR.")),
                             required=True, validate=validate.Length(min=1, max=10))
     bio = fields.String(load_default="", validate=validate.Length(max=5000))
@@ -34,8 +36,8 @@ class VerifyTutorSchema(StrictSchema):
 
 
 class SearchSchema(StrictSchema):
-    subject = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
-    language = fields.String(load_default=None, validate=validate.Length(min=2, max=15))
+    subject = Trimmed(load_default=None, validate=validate.Length(min=1, max=100))
+    language = Trimmed(load_default=None, validate=validate.Length(min=2, max=15))
     max_rate = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=0))
     verified_only = fields.Boolean(load_default=False)
     cursor = fields.String(load_default=None, validate=validate.Length(max=200))

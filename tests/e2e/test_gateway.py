@@ -8,10 +8,10 @@ import requests
 
 from services.common.config import SERVICES
 from tests.e2e.conftest import Gateway, start_gateway
-from tests.integration.helpers import Db, new_user, wait_for
+from tests.integration.helpers import Db, create_admin_with_cli, new_user, wait_for
 from tests.integration.learning_fixtures import ALL_WEEK, midday_zone, soon
 
-REGISTER = """mutation($input: RegisterInput!) { register(input: $input) { id email firstName role status } }"""
+REGISTER = """mutation($input: RegisterInput!) { register(input: $input) { ok message } }"""
 LOGIN = """mutation($e: String!, $p: String!) {
   login(email: $e, password: $p) { accessToken refreshToken tokenType expiresIn user { id email role } } }"""
 
@@ -22,13 +22,15 @@ def gql_input(user):
 
 
 def signed_up(gateway, learning_db, role="student"):
+    """(user, access token, session): register answers only ok, so the user
+    is login's."""
     user = new_user(role=role)
-    created = gateway.data(REGISTER, {"input": gql_input(user)})["register"]
+    assert gateway.data(REGISTER, {"input": gql_input(user)})["register"]["ok"] is True
     session = gateway.data(LOGIN, {"e": user["email"], "p": user["password"]})["login"]
     table = "tutors" if role == "tutor" else "students"
     wait_for(lambda: learning_db.scalar("SELECT count(*) FROM {} WHERE user_id = :u".format(table),
-                                        u=created["id"]), message="learning copy")
-    return created, session["accessToken"], session
+                                        u=session["user"]["id"]), message="learning copy")
+    return session["user"], session["accessToken"], session
 
 
 def error_codes(body):
@@ -114,7 +116,10 @@ def test_every_mutation_and_the_federated_user(gateway, learning_db, tutor_setup
 
 BAD_MUTATIONS = [
     ("register", """mutation { register(input: {email: "nope", password: "short", firstName: "", lastName: "x",
-                  role: STUDENT}) { id } }""", None, "BAD_USER_INPUT", {"email", "password", "firstName"}),
+                  role: STUDENT}) { ok } }""", None, "BAD_USER_INPUT", {"email", "password", "firstName"}),
+    ("register with a common password", """mutation { register(input: {email: "common@example.com",
+                  password: "qwertyuiop", firstName: "Q", lastName: "W", role: STUDENT}) { ok } }""", None,
+     "BAD_USER_INPUT", {"password"}),
     ("login", """mutation { login(email: "nobody@example.com", password: "wrong wrong") { accessToken } }""",
      None, "UNAUTHENTICATED", None),
     ("refreshToken", """mutation { refreshToken(refreshToken: "forged") { accessToken } }""", None,
@@ -176,12 +181,48 @@ def test_bad_input_for_each_mutation(gateway, learning_db, databases, tutor_setu
     assert table_counts(databases) == before
 
 
+def test_register_answers_the_same_when_the_email_is_taken(gateway, databases):
+    user = new_user()
+    first = gateway.gql(REGISTER, {"input": gql_input(user)})
+    again = gateway.gql(REGISTER, {"input": dict(gql_input(user), password="another long passphrase")})
+    assert first == again and first["data"]["register"]["ok"] is True, (first, again)
+    assert "inbox" in first["data"]["register"]["message"]
+    identity = Db(databases["identity"].url)
+    assert identity.scalar("SELECT count(*) FROM users WHERE email = :e", e=user["email"]) == 1
+    assert gateway.data(LOGIN, {"e": user["email"], "p": user["password"]})["login"]["user"]["email"] == \
+        user["email"]
+
+
+USER_FIELDS = """query($id: ID!) {
+  user(id: $id) { id firstName lastName role createdAt email status emailVerified } }"""
+PRIVATE_FIELDS = ("email", "status", "emailVerified")
+
+
+def test_another_users_private_fields_are_null_except_for_admins(gateway, learning_db):
+    alice, alice_token, _ = signed_up(gateway, learning_db)
+    bob, _, _ = signed_up(gateway, learning_db, "tutor")
+    seen = gateway.data(USER_FIELDS, {"id": bob["id"]}, alice_token)["user"]
+    assert all(seen[field] is None for field in PRIVATE_FIELDS), seen
+    assert (seen["id"], seen["firstName"], seen["role"]) == (bob["id"], "Ada", "TUTOR") and seen["createdAt"]
+    own = gateway.data(USER_FIELDS, {"id": alice["id"]}, alice_token)["user"]
+    assert (own["email"], own["status"], own["emailVerified"]) == (alice["email"], "ACTIVE", False)
+
+    email, password = "gql-admin-{}@example.com".format(uuid.uuid4().hex[:8]), "a long admin passphrase"
+    done = create_admin_with_cli(email, password)
+    assert done.returncode == 0, done.stderr
+    admin_token = gateway.data(LOGIN, {"e": email, "p": password})["login"]["accessToken"]
+    as_admin = gateway.data(USER_FIELDS, {"id": bob["id"]}, admin_token)["user"]
+    assert (as_admin["email"], as_admin["status"], as_admin["emailVerified"]) == (bob["email"], "ACTIVE", False)
+
+
 def many_tutors(rpc, learning_db, count):
     """count tutors registered and signed in, with learning's copies made: their ids and tokens."""
     users = [new_user(i, role="tutor") for i in range(count)]
-    ids = [c.result()["id"] for c in [rpc.identity.register.call_async(u) for u in users]]
-    tokens = [c.result()["access_token"] for c in
-              [rpc.identity.login.call_async({"email": u["email"], "password": u["password"]}) for u in users]]
+    for call in [rpc.identity.register.call_async(u) for u in users]:
+        assert call.result()["ok"] is True
+    sessions = [c.result() for c in
+                [rpc.identity.login.call_async({"email": u["email"], "password": u["password"]}) for u in users]]
+    ids, tokens = [s["user"]["id"] for s in sessions], [s["access_token"] for s in sessions]
     wait_for(lambda: learning_db.scalar("SELECT count(*) FROM tutors WHERE user_id::text = ANY(:ids)",
                                         ids=ids) == count, message="{} tutor copies".format(count))
     return ids, tokens

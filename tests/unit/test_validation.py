@@ -76,9 +76,16 @@ def test_a_time_with_an_offset_loads_as_utc():
     assert loaded["scheduled_at"].isoformat() == "2031-01-06T09:00:00+00:00"
 
 
-@pytest.mark.parametrize("payload", [{"currency": "USD\n"}, {"languages": ["en\n"]}])
-def test_codes_with_a_trailing_newline_are_refused(payload):
+@pytest.mark.parametrize("payload", [{"currency": "USD\n"}, {"languages": ["en\nfr"]}, {"subjects": ["  "]}])
+def test_codes_with_a_newline_and_blank_items_are_refused(payload):
     full = dict({"hourly_rate": 3000, "subjects": ["maths"], "languages": ["en"]}, **payload)
     with pytest.raises(BadInput) as caught:
         load(TutorProfileSchema(), full)
     assert set(caught.value.details) == set(payload)
+
+
+def test_list_items_are_trimmed_and_repeats_dropped():
+    loaded = load(TutorProfileSchema(), {"hourly_rate": 3000, "subjects": [" maths ", "Physics", "MATHS", "physics\n"],
+                                         "languages": ["en\n", " pt-BR", "en"]})
+    assert loaded["subjects"] == ["maths", "Physics"]
+    assert loaded["languages"] == ["en", "pt-BR"]
