@@ -160,7 +160,7 @@ def create_app(settings=None):
 
 
 # The code for each HTTP-level refusal Flask makes (docs/graphql.md, "Errors at the HTTP level").
-HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
+HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 MAX_VARIABLE_ERRORS = 20
 # Python's JSON parser recurses once per level, so a body of 5,000 nested
 # arrays ends in RecursionError; no real request comes near this depth.
