@@ -11,7 +11,7 @@ from graphql.execution.values import get_variable_values
 
 from api_gateway.errors import format_error, request_error
 from api_gateway.health import HealthReport
-from api_gateway.limits import alias_limit_rule, document_limits_rule
+from api_gateway.limits import alias_limit_rule, document_limits_rule, paged_fields
 from api_gateway.loaders import Loaders
 from api_gateway.operations import no_operation_message, nulls_where_required
 from api_gateway.rpc import RequestRpc, RpcPool
@@ -40,7 +40,8 @@ def create_app(settings=None):
         # Behind a load balancer every request comes from its address; the
         # throttle must key on the client it forwards for.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)
-    rules = [*specified_rules, document_limits_rule(settings.max_depth, settings.max_fields),
+    rules = [*specified_rules, document_limits_rule(settings.max_depth, settings.max_fields, settings.max_cost,
+                                                    paged_fields(schema.graphql_schema)),
              alias_limit_rule(settings.max_aliases)]
     if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)

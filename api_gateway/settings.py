@@ -28,6 +28,7 @@ class Settings:
     max_depth: int            # query depth [10]
     max_aliases: int          # aliases in one document [15]
     max_fields: int           # field selections in one operation, fragments expanded [2000]
+    max_cost: int             # estimated values one operation may return, pages multiplied [5000]
     max_rpcs: int             # RPCs one request may make [50]
     max_tokens: int           # lexer tokens in one document [2000]
     max_body_bytes: int       # request body [100000]
@@ -54,6 +55,7 @@ def load_settings():
         max_depth=_int("GATEWAY_MAX_DEPTH", 10),
         max_aliases=_int("GATEWAY_MAX_ALIASES", 15),
         max_fields=_int("GATEWAY_MAX_FIELDS", 2000),
+        max_cost=_int("GATEWAY_MAX_COST", 5000),
         max_rpcs=_int("GATEWAY_MAX_RPCS", 50),
         max_tokens=_int("GATEWAY_MAX_TOKENS", 2000),
         max_body_bytes=_int("GATEWAY_MAX_BODY_BYTES", 100_000),

@@ -1,6 +1,7 @@
 """The gateway under pressure: login throttling kept in Redis, the time
 budget under many concurrent clients, and a /healthz that polling cannot
 turn into broker load (docs/graphql.md, "Limits")."""
+import json
 import time
 import uuid
 
@@ -187,3 +188,26 @@ def test_requests_gunicorn_refuses_get_the_json_error_shape(gateway):
     assert resp.status_code == 404 and codes(resp.json()) == ["NOT_FOUND"]
     resp = requests.delete(gateway.url + "/graphql", timeout=10)
     assert resp.status_code == 405 and codes(resp.json()) == ["METHOD_NOT_ALLOWED"]
+
+
+AVAILABILITY_AMPLIFIER = "{ " + " ".join(
+    "a{}: tutors(first: 100) {{ edges {{ node {{ availability {{ timezone slots {{ dayOfWeek }} }} }} }} }}".format(i)
+    for i in range(15)) + " }"
+
+
+def test_pages_times_aliases_are_refused_before_any_rpc(gateway):
+    """The issue's amplification case: 15 aliases of a 100-tutor page with
+    availability, 1.4 KB. Batching made it 30 RPCs, not 1,500; the estimated
+    result (15 x 100 x 6 values) is still refused up front, with no RPC."""
+    resp = gateway.post(AVAILABILITY_AMPLIFIER)
+    assert resp.status_code == 400, resp.text
+    body = resp.json()
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["QUERY_TOO_COSTLY"], body
+    assert "9,015" in body["errors"][0]["message"] and "first" in body["errors"][0]["message"]
+    assert "X-RPC-Calls" not in resp.headers or json.loads(resp.headers["X-RPC-Calls"]) == {}
+    # A page size given in a variable counts as the largest page, as its value is not read here.
+    per_page = "query($f: Int) { " + AVAILABILITY_AMPLIFIER[2:].replace("first: 100", "first: $f")
+    assert [e["extensions"]["code"] for e in gateway.post(per_page, {"f": 1}).json()["errors"]] == ["QUERY_TOO_COSTLY"]
+    # One full page is well within the limit.
+    one = "{ tutors(first: 100) { edges { node { availability { timezone slots { dayOfWeek } } } } } }"
+    assert "errors" not in gateway.post(one).json()
