@@ -19,7 +19,7 @@ from api_gateway.schema import registry, schema
 from api_gateway.schema.context import RequestContext
 from api_gateway.settings import load_settings
 from api_gateway.throttle import Throttle
-from services.common.auth import verify_token
+from services.common.auth import public_keys, verify_token
 from services.common.config import SERVICES
 from services.common.errors import Unauthenticated
 
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 def create_app(settings=None):
     settings = settings or load_settings()
+    # The viewer comes from verify_token: without the public keys
+    # (AUTH_PUBLIC_KEYS) the gateway does not start, rather than refuse every token.
+    public_keys()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     pool = RpcPool(settings.amqp_uri, settings.rpc_pool_size, settings.rpc_timeout)

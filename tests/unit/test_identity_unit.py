@@ -10,18 +10,21 @@ from unittest import mock
 
 import pytest
 from argon2 import PasswordHasher
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nameko.testing.services import worker_factory
 
 from services.common.auth import Authenticator, Principal, issue_access_token, issue_service_token
 from services.common.errors import BadInput, Conflict, Forbidden, Unauthenticated
+from services.common.keys import SigningKey
 from services.common.validation import load
 from services.identity import passwords, schemas, sessions, tokens, users
 from services.identity.models import Role, TokenType, UserStatus
 from services.identity.schemas import (AdminSchema, ListUsersSchema, LoginSchema, PasswordResetSchema,
                                        RegisterSchema, StatusSchema, UpdateUserSchema)
 from services.identity.service import IdentityService, no_sooner_than, with_mailed_token
+from tests.token_keys import UnitKeys
 
-SECRET = "unit-test-secret-" + "x" * 32
+KEYS = UnitKeys()
 MB = "x" * (1024 * 1024)
 
 
@@ -381,11 +384,11 @@ def test_no_sooner_than_pads_to_the_floor_from_the_start(clock, pause):
 
 @pytest.fixture
 def service():
-    return worker_factory(IdentityService, auth=Authenticator(SECRET))
+    return worker_factory(IdentityService, auth=Authenticator(KEYS.ring))
 
 
 def token_for(role="student", user_id=None, **kwargs):
-    return issue_access_token(user_id or uuid.uuid4(), role, uuid.uuid4(), secret=SECRET, **kwargs)
+    return issue_access_token(user_id or uuid.uuid4(), role, uuid.uuid4(), key=KEYS["identity"], **kwargs)
 
 
 def test_register_with_bad_input_touches_nothing(service):
@@ -403,7 +406,9 @@ def test_update_of_someone_else_is_forbidden(service):
 
 def test_expired_and_forged_tokens_are_unauthenticated(service):
     expired = token_for(ttl=-10)
-    forged = issue_access_token(uuid.uuid4(), "admin", uuid.uuid4(), secret="another secret " + "y" * 32)
+    # an attacker's own key, under the kid of identity's
+    forged = issue_access_token(uuid.uuid4(), "admin", uuid.uuid4(),
+                                key=SigningKey(KEYS["identity"].kid, "identity", Ed25519PrivateKey.generate()))
     for bad in (expired, forged, "", None, "not.a.jwt"):
         with pytest.raises(Unauthenticated):
             service.get_user(bad, str(uuid.uuid4()))
@@ -425,10 +430,9 @@ def test_get_users_refuses_bad_ids(service, ids):
     assert "user_ids" in caught.value.details
 
 
-def test_logout_with_a_service_token_is_forbidden(service, monkeypatch):
-    monkeypatch.setenv("AUTH_JWT_SECRET", SECRET)
+def test_logout_with_a_service_token_is_forbidden(service):
     with pytest.raises(Forbidden):
-        service.logout(issue_service_token("learning"))
+        service.logout(issue_service_token("learning", key=KEYS["learning"]))
     unit = service.uow.return_value.__enter__.return_value
     assert not unit.session.mock_calls and not unit.emit.called and not unit.commit.called
 

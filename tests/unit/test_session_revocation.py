@@ -16,8 +16,9 @@ from services.common.revocations import SessionRevoked
 from services.common.uow import UnitOfWorkProvider
 from services.identity.events import PUBLISHED, revocation
 from services.learning.models import Base as LearningBase
+from tests.token_keys import UnitKeys
 
-SECRET = "unit-test-secret-" + "x" * 32
+KEYS = UnitKeys()
 
 
 class Sessions:
@@ -32,13 +33,13 @@ class Sessions:
 
 
 def token(session_id, role="student", user_id=None):
-    return issue_access_token(user_id or uuid.uuid4(), role, session_id, secret=SECRET)
+    return issue_access_token(user_id or uuid.uuid4(), role, session_id, key=KEYS["identity"])
 
 
 def test_a_token_of_an_ended_session_is_refused():
     ended, live = uuid.uuid4(), uuid.uuid4()
     sessions = Sessions(ended)
-    auth = Authenticator(SECRET, sessions)
+    auth = Authenticator(KEYS.ring, sessions)
     with pytest.raises(Unauthenticated, match=SESSION_ENDED):
         auth.require(token(ended))
     user_id = uuid.uuid4()
@@ -48,7 +49,7 @@ def test_a_token_of_an_ended_session_is_refused():
 
 def test_an_ended_session_is_unauthenticated_before_its_role_is_forbidden():
     ended = uuid.uuid4()
-    auth = Authenticator(SECRET, Sessions(ended))
+    auth = Authenticator(KEYS.ring, Sessions(ended))
     with pytest.raises(Unauthenticated):
         auth.require(token(ended, "student"), {"admin"})
     with pytest.raises(Forbidden):
@@ -59,7 +60,7 @@ def test_an_ended_session_is_unauthenticated_before_its_role_is_forbidden():
 
 def test_a_user_token_without_a_session_is_refused_unasked():
     sessions = Sessions()
-    auth = Authenticator(SECRET, sessions)
+    auth = Authenticator(KEYS.ring, sessions)
     for sid in (None, "not-a-uuid"):
         with pytest.raises(Unauthenticated, match="names no session"):
             auth.require(token(sid))
@@ -68,12 +69,12 @@ def test_a_user_token_without_a_session_is_refused_unasked():
 
 def test_service_tokens_have_no_session_to_check():
     sessions = Sessions()
-    principal = Authenticator(SECRET, sessions).require(issue_service_token("learning", secret=SECRET))
+    principal = Authenticator(KEYS.ring, sessions).require(issue_service_token("learning", key=KEYS["learning"]))
     assert principal.is_service and sessions.asked == []
 
 
 def test_without_a_check_the_signature_alone_decides():
-    assert Authenticator(SECRET).require(token(uuid.uuid4())).role == "student"
+    assert Authenticator(KEYS.ring).require(token(uuid.uuid4())).role == "student"
 
 
 def test_the_event_names_until_when_tokens_of_the_sessions_could_verify():
@@ -109,7 +110,7 @@ def wired(base):
     provider.engine = SimpleNamespace(connect=lambda: pytest.fail("no query while wiring"))
     auth = Auth()
     auth.container = SimpleNamespace(dependencies=[provider], service_name="payment")
-    auth.secret = SECRET  # what setup() reads from AUTH_JWT_SECRET
+    auth.keys = KEYS.ring  # what setup() reads from AUTH_PUBLIC_KEYS
     return auth
 
 
