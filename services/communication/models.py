@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.eventstore import event_store_models
+from services.common.revocations import revoked_sessions_model
 from services.common.modeling import created_at, pg_enum, user_ref, uuid_pk
 
 
@@ -95,3 +96,6 @@ class VideoSession(Base):
 
 # The event machinery's tables, in this service's own database.
 OutboxEvent, InboxEvent, FailedEvent = event_store_models(Base)
+# Sessions identity ended: its operator entrypoints check admins' tokens
+# (services/common/revocations.py).
+RevokedSession = revoked_sessions_model(Base)

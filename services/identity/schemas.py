@@ -103,6 +103,12 @@ class PasswordResetRequestSchema(StrictSchema):
     email = EmailField(required=True)
 
 
+class FindUserSchema(StrictSchema):
+    """``find_user_by_email``: the address as the user typed it at sign-up
+    is found, whatever its case or surrounding spaces."""
+    email = EmailField(required=True)
+
+
 class PasswordResetSchema(StrictSchema):
     token = fields.String(required=True, validate=TOKEN)
     new_password = fields.String(required=True, validate=PASSWORD)

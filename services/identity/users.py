@@ -192,6 +192,13 @@ def user_by_email(session, email):
     return session.execute(select(User).where(User.email == email)).unique().scalar()
 
 
+def user_by_email_or_404(session, email):
+    user = user_by_email(session, email)
+    if user is None:
+        raise NotFound("no user with this email", {"email": ["Unknown email."]})
+    return user
+
+
 def users_by_ids(session, user_ids, viewer):
     """One query; results in the order asked, None where an id is unknown."""
     rows = session.execute(select(User).where(User.id.in_(set(user_ids)))).unique().scalars()

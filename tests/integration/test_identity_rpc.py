@@ -12,12 +12,15 @@ import uuid  # noqa: E402
 import jwt  # noqa: E402
 import pytest  # noqa: E402
 from argon2 import PasswordHasher  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
 import services.common.errors  # noqa: E402,F401  registers the typed errors with nameko
 from services.common.auth import issue_access_token, issue_service_token  # noqa: E402
 from services.common.errors import BadInput, Conflict, Forbidden, NotFound, Unauthenticated  # noqa: E402
+from services.common.keys import SigningKey  # noqa: E402
 from services.identity.tokens import token_hash  # noqa: E402
-from tests.integration.helpers import Db, create_admin_with_cli as run_create_admin  # noqa: E402
+from tests.integration.helpers import Db, create_admin_with_cli as run_create_admin, operator_token  # noqa: E402
+from tests.token_keys import forge, hs256_with, session_key, session_public_pem  # noqa: E402
 
 PASSWORD = "correct horse battery"
 ADMIN_PASSWORD = "a long admin passphrase"
@@ -271,7 +274,7 @@ def test_login_upgrades_a_weaker_password_hash(platform, rpc, db):
 
 def test_logout_with_a_service_token_is_forbidden(platform, rpc):
     with pytest.raises(Forbidden):
-        rpc.identity.logout(issue_service_token("learning"))
+        rpc.identity.logout(issue_service_token("learning", key=session_key("learning")))
 
 
 # Verification and password reset ---------------------------------------------
@@ -341,11 +344,31 @@ def test_expired_reset_token_and_weak_new_password(platform, rpc, db):
 # Tokens and access --------------------------------------------------------------
 
 def test_expired_and_forged_tokens_are_unauthenticated(platform, rpc, db):
-    user, _, _ = signup(rpc)
-    expired = issue_access_token(user["id"], "student", uuid.uuid4(), ttl=-10)
-    forged = issue_access_token(user["id"], "admin", uuid.uuid4(), secret="an attacker's secret, long enough!!")
+    """Each forgery names the user's live session, so only its signature
+    or key is wrong; the same claims properly signed are an admin's."""
+    user, session, _ = signup(rpc)
+    sid = jwt.decode(session["access_token"], options={"verify_signature": False})["sid"]
+    expired = issue_access_token(user["id"], "student", sid, ttl=-10)
+    admin = issue_access_token(user["id"], "admin", sid)  # what the test process may sign, as identity
+    assert rpc.identity.list_users(admin, limit=1)["items"]
+    admin_claims = jwt.decode(admin, options={"verify_signature": False})
+    identity_kid = session_key("identity").kid
+    # an attacker's own key, under identity's kid
+    impostor = SigningKey(identity_kid, "identity", Ed25519PrivateKey.generate())
+    forged = issue_access_token(user["id"], "admin", sid, key=impostor)
+    # what anyone can read: identity's public key, as an HMAC secret (algorithm confusion)
+    confused = forge({"alg": "HS256", "typ": "JWT", "kid": identity_kid}, admin_claims,
+                     hs256_with(session_public_pem("identity")))
+    unsigned = forge({"alg": "none", "typ": "JWT", "kid": identity_kid}, admin_claims)
+    # learning's real key, speaking for a user, and for another service
+    learning = session_key("learning")
+    as_user = jwt.encode(dict(admin_claims, iss="edtech-learning"), learning.key, algorithm="EdDSA",
+                         headers={"kid": learning.kid})
+    as_analytics = jwt.encode(dict(jwt.decode(issue_service_token("learning", key=learning),
+                                              options={"verify_signature": False}), svc="analytics"),
+                              learning.key, algorithm="EdDSA", headers={"kid": learning.kid})
     before = counts(db)
-    for bad in (expired, forged):
+    for bad in (expired, forged, confused, unsigned, as_user, as_analytics):
         with pytest.raises(Unauthenticated):
             rpc.identity.get_user(bad, user["id"])
         with pytest.raises(Unauthenticated):
@@ -461,7 +484,7 @@ def test_other_users_get_the_public_view(platform, rpc, admin):
     own = rpc.identity.get_user(token, alice["id"])
     assert set(own) == FULL_VIEW and own["email"] == alice["email"]
     for full in (rpc.identity.get_user(admin["access_token"], bob["id"]),
-                 rpc.identity.get_user(issue_service_token("learning"), bob["id"])):
+                 rpc.identity.get_user(issue_service_token("learning", key=session_key("learning")), bob["id"])):
         assert set(full) == FULL_VIEW and full["email"] == bob["email"]
         assert full["profile"]["settings"] == {"phone": "+44 20 7946 0000"} and full["status"] == "active"
 
@@ -509,12 +532,33 @@ def test_list_users_access_and_bad_queries(platform, rpc, admin):
     _, session, _ = signup(rpc)
     with pytest.raises(Forbidden):
         rpc.identity.list_users(session["access_token"])
-    assert rpc.identity.list_users(issue_service_token("learning"), limit=1)["items"]
+    assert rpc.identity.list_users(issue_service_token("learning", key=session_key("learning")), limit=1)["items"]
     for kwargs, field in [({"limit": 0}, "limit"), ({"limit": 501}, "limit"), ({"role": "wizard"}, "role"),
                           ({"cursor": "not a cursor"}, "cursor")]:
         with pytest.raises(BadInput) as caught:
             rpc.identity.list_users(admin["access_token"], **kwargs)
         assert field in caught.value.details
+
+
+def test_find_user_by_email_is_for_admins_and_services(platform, rpc, admin):
+    """An operator's lookup (docs/operations.md): whatever the case and
+    spaces, the full view; to anyone else, nothing that says whether the
+    address has an account."""
+    user, session, payload = signup(rpc)
+    operator = operator_token()  # as docs/operations.md mints it
+    for token in (admin["access_token"], operator):
+        found = rpc.identity.find_user_by_email(token, "  " + payload["email"].upper())
+        assert (found["id"], found["email"], found["version"]) == (user["id"], payload["email"], 1)
+    with pytest.raises(Forbidden):
+        rpc.identity.find_user_by_email(session["access_token"], payload["email"])
+    with pytest.raises(Unauthenticated):
+        rpc.identity.find_user_by_email(None, payload["email"])
+    with pytest.raises(NotFound):
+        rpc.identity.find_user_by_email(operator, "nobody-{}@example.com".format(uuid.uuid4().hex[:8]))
+    for bad in ("not an email", None, ["a@example.com"]):
+        with pytest.raises(BadInput) as caught:
+            rpc.identity.find_user_by_email(operator, bad)
+        assert "email" in caught.value.details
 
 
 # Status -----------------------------------------------------------------------
