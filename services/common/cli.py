@@ -4,6 +4,7 @@
     migrate [service|all] [rev]    Alembic upgrade (default head)
     downgrade service [rev]        Alembic downgrade (default base)
     settings service               print the service's DB settings (no password)
+    dsn service                    its libpq URI, password included, for psql (docs/operations.md)
 """
 import sys
 
@@ -33,9 +34,15 @@ def main(argv):
             print("  {:<14} migrated to {}".format(s, migrations.current(s)))
     elif cmd == "downgrade":
         migrations.downgrade(check_service(target), rest[1] if len(rest) > 1 else "base")
+    elif cmd == "dsn":
+        # The service's own role and database, from the same settings the
+        # service reads, so `psql "$(... dsn learning)"` sees what it sees.
+        print(db_settings(check_service(target)).url.replace("postgresql+psycopg2://", "postgresql://", 1))
     elif cmd == "settings":
         st = db_settings(check_service(target))
-        print("{} {}:{}/{} as {}".format(st.service, st.host, st.port, st.name, st.user))
+        tls = "".join(" {}={}".format(k, v) for k, v in (("sslmode", st.sslmode), ("sslrootcert", st.sslrootcert))
+                      if v)
+        print("{} {}:{}/{} as {}{}".format(st.service, st.host, st.port, st.name, st.user, tls))
     else:
         print(__doc__)
         return 2

@@ -17,6 +17,7 @@ from kombu import Connection, Exchange, Producer
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
+from services.common.config import amqp_ssl
 from services.common.db import make_engine
 from services.common.eventstore import event_store_model
 
@@ -65,8 +66,10 @@ class Relay:
     """Publishes one service's outbox; safe to run in several instances at
     once, since rows are claimed with ``FOR UPDATE SKIP LOCKED``."""
 
-    def __init__(self, service, model, uri, poll_interval=0.5):
+    def __init__(self, service, model, uri, poll_interval=0.5, tls=None):
         self.service, self.model, self.uri = service, model, uri
+        # the service's AMQP_SSL, so the relay connects as nameko's consumers do
+        self.tls = tls if tls is not None else amqp_ssl(uri)
         self.poll_interval = poll_interval
         self.exchange = events_exchange(service)
         self.engine = make_engine(service, pool_size=1, max_overflow=1)
@@ -112,11 +115,13 @@ class Relay:
     def _producer(self):
         if self._connection is None:
             self._connection = Connection(self.uri, transport_options={"confirm_publish": True},
-                                          connect_timeout=5)
+                                          connect_timeout=5, ssl=self.tls)
             self._connection.ensure_connection(max_retries=1)
             channel = self._connection.default_channel
-            self.exchange(channel).declare()
-            self._publisher = Producer(channel, exchange=self.exchange, serializer="json")
+            # Only checked: no broker user may declare an exchange, which would also
+            # let it delete one; provisioning made it (services/common/broker.py).
+            self.exchange(channel).declare(passive=True)
+            self._publisher = Producer(channel, exchange=self.exchange, serializer="json", auto_declare=False)
         return self._publisher
 
     def _drop_connection(self):

@@ -92,7 +92,8 @@ class UnitOfWorkProvider(ServiceDatabase):
             model = outbox_model(self.declarative_base)
             self.outbox = OutboxWriter(service, model, self.published)
             self.relay = Relay(service, model, config.get("AMQP_URI") or amqp_uri(),
-                               poll_interval=float(config.get("OUTBOX_POLL_INTERVAL", 0.5)))
+                               poll_interval=float(config.get("OUTBOX_POLL_INTERVAL", 0.5)),
+                               tls=config.get("AMQP_SSL"))
 
     def start(self):
         if self.relay is not None:
