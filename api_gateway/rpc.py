@@ -4,6 +4,11 @@ A new ``ClusterRpcProxy`` costs about 13 ms against 1.7 ms for a call on a
 reused one (docs/architecture.md, "Runtime notes"), so clients are made
 once and lent to one request at a time: a proxy is not safe to share
 between concurrent requests.
+
+Each request carries a TTL equal to its call's timeout
+(services/common/rpc.py), so one the gateway gave up on (answered
+SERVICE_UNAVAILABLE or TIMEOUT) is dropped by the broker, not run when a
+stopped service comes back.
 """
 import logging
 import time
@@ -11,7 +16,10 @@ from collections import Counter
 
 import eventlet.queue
 from nameko.exceptions import RpcTimeout, UnknownService
-from nameko.standalone.rpc import ClusterRpcProxy
+
+from services.common.broker import adapt_nameko
+from services.common.config import rpc_config
+from services.common.rpc import ClusterRpcProxy
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +53,8 @@ class TooManyRpcs(Exception):
 
 class RpcPool:
     def __init__(self, amqp_uri, size, timeout):
-        self.config = {"AMQP_URI": amqp_uri}
+        self.config = rpc_config(amqp_uri)  # with the TLS options of an amqps:// URI
+        adapt_nameko()  # reply queues and keys the gateway's broker user may use (services/common/broker.py)
         self.timeout = timeout
         self.size = size
         self._idle = eventlet.queue.LightQueue()
@@ -163,5 +172,6 @@ def _set_reply_timeout(proxy, seconds):
     """nameko's standalone proxy takes one timeout when it is made; the
     wait for a reply reads it from the reply listener's queue consumer on
     every call (nameko/standalone/rpc.py, PollingQueueConsumer.get_message),
-    so setting it there bounds this call by what is left of the budget."""
+    so setting it there bounds this call by what is left of the budget. The
+    request's TTL is read from there too (services/common/rpc.py, MethodProxy)."""
     proxy._reply_listener.queue_consumer.timeout = seconds

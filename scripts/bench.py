@@ -38,13 +38,14 @@ sys.path.insert(0, ROOT)
 import requests  # noqa: E402
 from eventlet.greenpool import GreenPool  # noqa: E402
 from kombu import Connection, Producer, Queue  # noqa: E402
-from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 from sqlalchemy import create_engine, pool, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from scripts.platformctl import Platform, wait_gateway, wait_healthy  # noqa: E402
 from scripts.throwaway import Throwaway  # noqa: E402
+from services.common import keys  # noqa: E402
 from services.common.config import SERVICES, admin_db_url  # noqa: E402
+from services.common.rpc import ClusterRpcProxy  # noqa: E402  requests expire with their timeout
 
 SEED = 42
 SUBJECTS = ["maths", "physics", "chemistry", "biology", "english", "history", "music", "coding", "art", "french"]
@@ -134,6 +135,7 @@ class Bench:
         self.throwaway.create_vhost()
         self.amqp = os.environ["AMQP_URI"]
         self.platform = Platform(run_dir=self.run_dir)
+        keys.ensure(self.platform.keys_dir)  # the run's own token keys, in its run directory
         for service in SERVICES:
             self.platform.start(service)
         wait_healthy(SERVICES, uri=self.amqp, timeout=120)
@@ -270,11 +272,14 @@ class Bench:
                                "client_per_call_ratio": round(per_call["median_ms"] / pooled["median_ms"], 2)}
 
     def raw_kombu(self, n):
-        server = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "bench_echo.py"), self.amqp],
+        # As the broker's administrator: the baseline uses the default exchange,
+        # which no platform user may publish to (services/common/broker.py).
+        admin = self.throwaway.admin_amqp_uri
+        server = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "bench_echo.py"), admin],
                                   stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=ROOT))
         try:
             assert server.stdout.readline().strip() == "ready"
-            with Connection(self.amqp) as conn:
+            with Connection(admin) as conn:
                 replies = {}
                 reply_queue = Queue("bench-reply-" + uuid.uuid4().hex[:8], exclusive=True, auto_delete=True)
                 consumer = conn.Consumer(reply_queue, accept=["json"], no_ack=True,
@@ -544,7 +549,7 @@ class Bench:
         self.results["scale_out"] = result
 
     def queue_consumers(self, queue):
-        with Connection(self.amqp) as conn:
+        with Connection(self.throwaway.admin_amqp_uri) as conn:  # learning's queue: not the operator's
             return conn.default_channel.queue_declare(queue, passive=True).consumer_count
 
     # the report

@@ -90,8 +90,28 @@ load_secrets() {
   local file="$ROOT/.run/secrets.env"
   if [ ! -f "$file" ]; then
     mkdir -p "$ROOT/.run"
-    ( umask 077; echo "AUTH_JWT_SECRET=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')" > "$file" )
+    ( umask 077; : > "$file" )  # token keys are not secrets of this file: ensure_keys
   fi
+  set -a; source "$file"; set +a
+}
+
+# Token keys (docs/architecture.md, "Identity on RPC"): an Ed25519 key pair
+# per service, made once in .run/keys (git-ignored), private keys mode 0600.
+# scripts/platformctl.py gives each process its own private key and the
+# public directory.
+ensure_keys() {
+  export AUTH_KEYS_DIR="${AUTH_KEYS_DIR:-$ROOT/.run/keys}"
+  "$PY" -m services.common.keys --dir "$AUTH_KEYS_DIR" ensure
+}
+
+# RabbitMQ: a user per principal (services/common/broker.py), each with a
+# password made once in .run/broker.env (git-ignored, mode 0600); one is
+# added there for a principal that has none yet. Loaded into this shell:
+# scripts/platformctl.py gives each process its own AMQP_URI alone.
+load_broker_secrets() {
+  local file="$ROOT/.run/broker.env"
+  mkdir -p "$ROOT/.run"
+  "$PY" -m services.common.broker secrets "$file"
   set -a; source "$file"; set +a
 }
 

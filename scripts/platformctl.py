@@ -6,7 +6,12 @@ gateway: it restarts a process that dies and rotates its log
 (docs/architecture.md, "Processes and logs"). Used by ``scripts/up`` and
 ``scripts/down``, by the integration tests and by ``scripts/bench.py``.
 
-    python scripts/platformctl.py start|stop|status [service ...]
+    .venv/bin/python scripts/platformctl.py start|stop|status [service ...]
+
+(the virtualenv's Python, from any shell: a bare ``python`` lacks the
+dependencies). ``PLATFORM_RUN_DIR`` names another run directory than
+``.run/``: tests/integration/test_operations_recipes.py runs the documented
+commands against its own run's supervisord.
 
 A run directory holds:
 
@@ -16,6 +21,10 @@ A run directory holds:
     supervisord.env.json      the environment supervisord was started with
     supervisor.d/<name>.conf  one [program:<name>] per process
     logs/<name>.log           each process's stdout and stderr, rotated; logs/supervisord.log
+
+Token keys are not in it: ``AUTH_KEYS_DIR`` names them (default
+``<run directory>/keys``; ``scripts/up`` makes ``.run/keys``, the tests their
+own), and each process is given only what it holds (``Platform.key_env``).
 """
 import glob
 import json
@@ -31,7 +40,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from services.common.config import SERVICES, amqp_uri, check_service, db_settings  # noqa: E402
+from services.common import keys  # noqa: E402
+from services.common.config import (SERVICES, amqp_uri, broker_settings, check_service,  # noqa: E402
+                                    db_settings, mask_uri)
 
 # Rotation: at 10 MB a log is renamed to .1 (up to .5), so each process
 # keeps at most 60 MB, however long it runs.
@@ -106,6 +117,16 @@ class Platform:
         # log (and `supervisorctl tail`) when it is written, and none is lost
         # in a buffer when a process is killed.
         self.env["PYTHONUNBUFFERED"] = "1"
+        # No private key in supervisord's own environment, which every
+        # program inherits: each service gets its own path in start().
+        self.keys_dir = os.path.abspath(self.env.pop(keys.KEYS_DIR_ENV, None) or os.path.join(self.run_dir, "keys"))
+        self.env.pop(keys.PRIVATE_ENV, None)
+        self.env[keys.PUBLIC_ENV] = keys.public_dir(self.keys_dir)
+        # Nor any broker password: each process is given its own user's
+        # AMQP_URI alone (broker_env), so a process that is broken into holds
+        # no other principal's login (services/common/broker.py).
+        self._broker_secrets = {k: self.env.pop(k) for k in list(self.env)
+                                if k == "AMQP_URI" or k.endswith("_AMQP_PASSWORD")}
         self.conf = os.path.join(self.run_dir, "supervisord.conf")
         self.socket = os.path.join(self.run_dir, "supervisor.sock")
         self.pidfile = os.path.join(self.run_dir, "supervisord.pid")
@@ -115,6 +136,20 @@ class Platform:
         self._supervisord_pid = None  # the one this object last reached
         os.makedirs(os.path.join(self.run_dir, "logs"), exist_ok=True)
         os.makedirs(self._programs, exist_ok=True)
+
+    def key_env(self, service=None):
+        """What a process is told about keys: the public directory, and a
+        service its own private keys alone (services/common/keys.py)."""
+        env = {keys.PUBLIC_ENV: keys.public_dir(self.keys_dir)}
+        if service is not None:
+            env[keys.PRIVATE_ENV] = keys.private_dir(self.keys_dir, service)
+        return env
+
+    def broker_env(self, principal):
+        """``AMQP_URI`` as ``principal`` (a service, ``gateway``), from
+        ``<PRINCIPAL>_AMQP_PASSWORD`` and the other broker settings
+        (services/common/config.py, ``broker_settings``)."""
+        return {"AMQP_URI": broker_settings(principal, {**self.env, **self._broker_secrets}).uri}
 
     def log_path(self, name):
         return os.path.join(self.run_dir, "logs", name + ".log")
@@ -215,11 +250,12 @@ class Platform:
         cmd = [sys.executable, "-m", "services.common.nameko_cli", "run",
                "--config", os.path.join(ROOT, "config", check_service(service) + ".yaml"),
                "services.{0}.service:{1}Service".format(service, service.capitalize())]
-        return self._start(name, cmd, dict(self.env, **(extra_env or {})))
+        return self._start(name, cmd, {**self.env, **self.key_env(service), **self.broker_env(service),
+                                       **(extra_env or {})})
 
     def start_gateway(self, extra_env=None, name="gateway"):
         """The GraphQL gateway under gunicorn with eventlet workers."""
-        env = dict(self.env, **(extra_env or {}))
+        env = {**self.env, **self.key_env(), **self.broker_env("gateway"), **(extra_env or {})}
         bind = "{}:{}".format(env.get("GATEWAY_HOST", "127.0.0.1"), env.get("GATEWAY_PORT", "8000"))
         # eventlet's worker, answering what gunicorn refuses in the gateway's JSON shape (api_gateway/server.py)
         cmd = [os.path.join(os.path.dirname(sys.executable), "gunicorn"),
@@ -377,10 +413,13 @@ def _alive(pid):
 
 def wait_healthy(services, uri=None, timeout=60):
     """Call ``health`` on each service until all answer ok; returns the reports."""
-    from nameko.standalone.rpc import ClusterRpcProxy
     from nameko.exceptions import RpcTimeout, UnknownService
+    from services.common.broker import adapt_nameko
+    from services.common.config import rpc_config
+    from services.common.rpc import ClusterRpcProxy  # a request it gave up on expires
+    adapt_nameko()  # reply queues and keys the operator's broker user may use
     reports, deadline = {}, time.time() + timeout
-    with ClusterRpcProxy({"AMQP_URI": uri or amqp_uri()}, timeout=3) as rpc:
+    with ClusterRpcProxy(rpc_config(uri or amqp_uri()), timeout=3) as rpc:
         for service in services:
             while True:
                 try:
@@ -429,8 +468,11 @@ def supervisorctl_command(platform):
 
 
 def main(argv):
+    from services.common.broker import SECRETS_FILE, read_secrets
     cmd, names = (argv[0] if argv else "status"), (argv[1:] or list(SERVICES))
-    platform = Platform()
+    for key, value in read_secrets(SECRETS_FILE).items():  # the broker logins scripts/up made
+        os.environ.setdefault(key, value)
+    platform = Platform(run_dir=os.environ.get("PLATFORM_RUN_DIR") or None)
     if cmd == "start":
         names = [n for n in names if n != "gateway"]
         for s in names:
@@ -448,6 +490,9 @@ def main(argv):
         if platform.pid("gateway"):
             print("\n  GraphQL gateway: {}/graphql (GraphiQL in a browser), health at /healthz (log {})".format(
                 gateway_url(), _rel(platform.log_path("gateway"))))
+        running = list(names) + (["gateway"] if platform.pid("gateway") else [])
+        print("\n  RabbitMQ:    a user per process ({}); operators connect as {}".format(
+            ", ".join(broker_settings(p).user for p in running), mask_uri(amqp_uri())))
         print("\n  supervisord: pid {}, socket {}, log {}".format(
             platform.supervisord_pid(), _rel(platform.socket), _rel(platform.supervisord_log)))
         print("  processes:   {} status   (restart <name>, tail -f <name>)".format(supervisorctl_command(platform)))

@@ -19,7 +19,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from scripts.throwaway import Throwaway  # noqa: E402
-from services.common.config import SERVICES  # noqa: E402
+from services.common.broker import adapt_nameko  # noqa: E402
+from services.common.config import PRINCIPALS, SERVICES, broker_settings  # noqa: E402
+from tests.token_keys import make_session_keys  # noqa: E402
+
+# The session's own token keys, before anything reads AUTH_PUBLIC_KEYS:
+# a key pair per service in a temporary directory (tests/token_keys.py).
+make_session_keys()
+
+# The tests' own nameko clients connect as the operator: reply queues and
+# keys its broker user may use (services/common/broker.py).
+adapt_nameko()
 
 RUN_ID = uuid.uuid4().hex[:8]
 THROWAWAY = Throwaway("t" + RUN_ID)
@@ -62,9 +72,18 @@ def databases():
 def amqp_uri(databases):
     if not shutil.which("rabbitmqctl"):
         pytest.fail("rabbitmqctl is needed to make the test vhost")
-    THROWAWAY.create_vhost()
-    yield os.environ["AMQP_URI"]
-    THROWAWAY.drop_vhost()
+    THROWAWAY.create_vhost()  # with a user per principal (services/common/broker.py)
+    try:
+        yield os.environ["AMQP_URI"]  # the operator's
+    finally:
+        THROWAWAY.drop_vhost()
+
+
+@pytest.fixture(scope="session")
+def broker_uris(amqp_uri):
+    """Each principal's own AMQP URI in the test vhost: tests publish
+    identity's events as identity, and try every other principal's login."""
+    return {p: broker_settings(p).uri for p in PRINCIPALS}
 
 
 @pytest.fixture(scope="session")

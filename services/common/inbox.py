@@ -32,14 +32,16 @@ from datetime import datetime, timedelta, timezone
 import eventlet
 from eventlet.event import Event as GreenEvent
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
-from nameko.events import SERVICE_POOL, event_handler
+from nameko.events import SERVICE_POOL
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from services.common.access import OPERATORS
+from services.common.consumers import event_handler
 from services.common.errors import BadInput, NotFound
 from services.common.eventstore import event_store_model
+from services.common.rpc import rpc
 from services.common.validation import flatten_messages
 
 log = logging.getLogger(__name__)
@@ -359,19 +361,25 @@ class Inbox(DependencyProvider):
 
 class DeadLetterRpc:
     """Operator entrypoints over a service's failed events, mixed into every
-    service that consumes events (``n.rpc.learning.dead_letters()``)."""
+    service that consumes events (``n.rpc.learning.dead_letters(token)``).
+    A dead letter's envelope holds users' data (emails, names), so each call
+    takes an admin's or a service's token first, and the service needs an
+    ``auth = Auth()`` (docs/operations.md, "Dead letters")."""
 
     @rpc
-    def dead_letters(self, status="dead", limit=100):
+    def dead_letters(self, token, status="dead", limit=100):
+        self.auth.require(token, OPERATORS)
         return self.inbox.list(status, limit)
 
     @rpc
-    def dead_letter(self, failed_id):
+    def dead_letter(self, token, failed_id):
+        self.auth.require(token, OPERATORS)
         return self.inbox.get(failed_id)
 
     @rpc
-    def replay_dead_letter(self, failed_id):
+    def replay_dead_letter(self, token, failed_id):
         """Run a dead letter's handler again now; returns the outcome and the row."""
+        self.auth.require(token, OPERATORS)
         handler, envelope = self.inbox.start_replay(failed_id)
         method = subscriptions_of(type(self)).get(handler)
         if method is None:

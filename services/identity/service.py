@@ -6,16 +6,17 @@ import time
 from contextlib import contextmanager
 
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 
+from services.common.access import public
 from services.common.auth import Auth
 from services.common.health import HealthRpc
+from services.common.rpc import rpc
 from services.common.uow import UnitOfWorkProvider
 from services.common.validation import load, parse_uuid, parse_uuid_list
 from services.identity import sessions, tokens, users
 from services.identity.events import PUBLISHED
 from services.identity.models import Base
-from services.identity.schemas import (ListUsersSchema, LoginSchema, PasswordResetRequestSchema,
+from services.identity.schemas import (FindUserSchema, ListUsersSchema, LoginSchema, PasswordResetRequestSchema,
                                        PasswordResetSchema, RefreshSchema, RegisterSchema, StatusSchema,
                                        TokenSchema, UpdateUserSchema)
 
@@ -58,11 +59,12 @@ class IdentityService(HealthRpc):
     config = Config()
     # Identity owns the sessions: a token is checked against user_sessions
     # itself, not against copies of identity's events.
-    auth = Auth(session_check=tokens.session_is_current)
+    auth = Auth(session_check=tokens.session_is_current, signs=True)  # users' tokens, with its own key
 
     # Accounts and credentials -----------------------------------------------
 
     @rpc
+    @public("signing up: the caller has no account yet")
     def register(self, payload):
         """``{"ok": True}`` for a valid payload, whether or not the email
         already has an account, and in the same time; the user comes from
@@ -75,6 +77,7 @@ class IdentityService(HealthRpc):
         return with_mailed_token({"ok": True}, "verification_token", raw)
 
     @rpc
+    @public("signing in: the email and password are the credential")
     def login(self, payload):
         data = load(LoginSchema(), payload)
         with self.uow() as uow:
@@ -83,6 +86,7 @@ class IdentityService(HealthRpc):
         return result
 
     @rpc
+    @public("the refresh token in the payload is the credential, checked against its session")
     def refresh(self, payload):
         data = load(RefreshSchema(), payload)
         with self.uow() as uow:
@@ -101,6 +105,7 @@ class IdentityService(HealthRpc):
         return {"ok": True}
 
     @rpc
+    @public("the mailed verification token in the payload is the credential")
     def verify_email(self, payload):
         data = load(TokenSchema(), payload)
         with self.uow() as uow:
@@ -109,6 +114,7 @@ class IdentityService(HealthRpc):
         return {"ok": True}
 
     @rpc
+    @public("for someone who cannot sign in; answers the same whoever asks")
     def request_password_reset(self, payload):
         """Always ``{"ok": True}``, and in the same time, so neither the answer
         nor its timing tells who has an account."""
@@ -120,6 +126,7 @@ class IdentityService(HealthRpc):
         return with_mailed_token({"ok": True}, "reset_token", raw)
 
     @rpc
+    @public("the mailed reset token in the payload is the credential")
     def reset_password(self, payload):
         data = load(PasswordResetSchema(), payload)
         with self.uow() as uow:
@@ -149,6 +156,16 @@ class IdentityService(HealthRpc):
         query = load(ListUsersSchema(), {"cursor": cursor, "limit": limit, "role": role})
         with self.uow() as uow:
             return users.list_page(uow.session, viewer, query)
+
+    @rpc
+    def find_user_by_email(self, token, email):
+        """An operator's lookup (docs/operations.md): the full view of the
+        user with this email, or ``NotFound``. Admins and services only, as
+        ``list_users``: anyone else could learn who has an account."""
+        viewer = self.auth.require(token, ADMIN_OR_SERVICE)
+        email = load(FindUserSchema(), {"email": email})["email"]
+        with self.uow() as uow:
+            return users.user_view(users.user_by_email_or_404(uow.session, email), viewer)
 
     @rpc
     def update_user(self, token, user_id, payload):

@@ -2,13 +2,14 @@
 its payload, and hands over to the module that owns the rule, in one unit
 of work that it commits."""
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy, rpc
 
 from services.common import revocations
+from services.common.access import public
 from services.common.auth import Auth, issue_service_token
 from services.common.errors import BadInput
 from services.common.health import HealthRpc
 from services.common.inbox import DeadLetterRpc, Inbox, subscribe
+from services.common.rpc import RpcProxy, rpc
 from services.common.uow import UnitOfWorkProvider
 from services.common.validation import load, parse_uuid, parse_uuid_list
 from services.learning import courses, lessons, matching, tutors, user_copies
@@ -20,6 +21,7 @@ from services.learning.schemas import (AvailabilitySchema, BookLessonSchema, Can
 
 TUTOR, STUDENT, ADMIN, ADMIN_OR_SERVICE = {"tutor"}, {"student"}, {"admin"}, {"admin", "service"}
 USER_EVENT = {"versions": {1}, "schema": user_copies.UserSnapshot}
+CATALOGUE = "the marketplace's public catalogue: anyone may browse it, signed in or not"
 
 
 class LearningService(HealthRpc, DeadLetterRpc):
@@ -28,7 +30,7 @@ class LearningService(HealthRpc, DeadLetterRpc):
     uow = UnitOfWorkProvider(Base, PUBLISHED)
     inbox = Inbox()
     config = Config()
-    auth = Auth()
+    auth = Auth(signs=True)  # resync_users calls identity with a service token of its own
     identity = RpcProxy("identity")
 
     # Identity's user events keep learning's copies of users current.
@@ -52,15 +54,26 @@ class LearningService(HealthRpc, DeadLetterRpc):
         revocations.record(uow, RevokedSession, event.data)
 
     @rpc
-    def resync_users(self, page_size=500):
-        """Repair the user copies from identity (an operator's tool): one
-        unit of work per page, so a long run holds no lock for long."""
+    def resync_users(self, token, page_size=500):
+        """Repair the user copies from identity (an operator's tool, admin or
+        service token): one unit of work per page, so a long run holds no
+        lock for long."""
+        self.auth.require(token, ADMIN_OR_SERVICE)
         report, cursor = user_copies.ResyncReport(), None
         while True:
             page = self.identity.list_users(issue_service_token(self.name), cursor=cursor, limit=page_size)
             with self.uow() as uow:
-                user_copies.resync_page(uow, page["items"], report)
+                ahead = user_copies.resync_page(uow, page["items"], report)
                 uow.commit()
+            if ahead:
+                # Copies holding a version identity had not reached when the
+                # page was read: asked again now, a copy that identity has
+                # still not reached was never published by it (a forged or
+                # corrupt version) and is set back to identity's data.
+                current = self.identity.get_users(issue_service_token(self.name), [str(u) for u in ahead])
+                with self.uow() as uow:
+                    user_copies.rewind(uow, current, report)
+                    uow.commit()
             cursor = page.get("next_cursor")
             if not cursor:
                 break
@@ -88,12 +101,14 @@ class LearningService(HealthRpc, DeadLetterRpc):
         return view
 
     @rpc
+    @public(CATALOGUE)
     def get_tutor_profiles(self, user_ids):
         user_ids = parse_uuid_list(user_ids, "user_ids")
         with self.uow() as uow:
             return tutors.profiles(uow.session, user_ids)
 
     @rpc
+    @public(CATALOGUE)
     def search_tutors(self, payload=None):
         query = load(SearchSchema(), payload or {})
         with self.uow() as uow:
@@ -109,12 +124,14 @@ class LearningService(HealthRpc, DeadLetterRpc):
         return view
 
     @rpc
+    @public(CATALOGUE)
     def get_availability(self, tutor_user_id):
         tutor_user_id = parse_uuid(tutor_user_id, "tutor_user_id")
         with self.uow() as uow:
             return tutors.availability(uow.session, tutor_user_id)
 
     @rpc
+    @public(CATALOGUE)
     def get_availabilities(self, tutor_user_ids):
         """Many tutors' weekly slots in one call; None where a user is no tutor."""
         tutor_user_ids = parse_uuid_list(tutor_user_ids, "tutor_user_ids")
@@ -150,12 +167,14 @@ class LearningService(HealthRpc, DeadLetterRpc):
         return view
 
     @rpc
+    @public(CATALOGUE)
     def get_courses(self, course_ids):
         course_ids = parse_uuid_list(course_ids, "course_ids")
         with self.uow() as uow:
             return courses.courses(uow.session, course_ids)
 
     @rpc
+    @public(CATALOGUE)
     def courses_for_tutors(self, tutor_user_ids):
         tutor_user_ids = parse_uuid_list(tutor_user_ids, "tutor_user_ids")
         with self.uow() as uow:

@@ -5,9 +5,12 @@ import sys
 import time
 import uuid
 from datetime import datetime, timezone
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from kombu import Connection, Exchange, Producer
 from sqlalchemy import create_engine, pool, text
+
+from services.common.config import broker_settings
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -56,12 +59,33 @@ def make_envelope(event_type, data, version=1, producer="identity"):
             "occurred_at": datetime.now(timezone.utc).isoformat(), "producer": producer, "data": data}
 
 
+def as_principal(amqp_uri, principal):
+    """``amqp_uri`` with ``principal``'s own broker login instead (a service,
+    ``gateway`` or ``operator``; services/common/broker.py)."""
+    own, parts = broker_settings(principal), urlsplit(amqp_uri)
+    return urlunsplit(parts._replace(netloc="{}:{}@{}".format(
+        quote(own.user, safe=""), quote(own.password, safe=""), parts.netloc.rsplit("@", 1)[-1])))
+
+
 def publish(amqp_uri, source, envelope, routing_key=None):
-    """Publish as an outside producer would, with confirms."""
-    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
-        exchange = Exchange("{}.events".format(source), type="topic", durable=True)
-        Producer(conn.default_channel, exchange=exchange, serializer="json").publish(
-            envelope, routing_key=routing_key or envelope["event_type"], delivery_mode=2, declare=[exchange])
+    """Publish as ``source``'s relay would, with confirms and ``source``'s
+    own login: no other broker user may publish to ``<source>.events``."""
+    with Connection(as_principal(amqp_uri, source), transport_options={"confirm_publish": True}) as conn:
+        exchange = Exchange("{}.events".format(source), type="topic", durable=True, passive=True)
+        Producer(conn.default_channel, exchange=exchange, serializer="json", auto_declare=False).publish(
+            envelope, routing_key=routing_key or envelope["event_type"], delivery_mode=2)
+
+
+def messages_in(amqp_uri, queue):
+    """Ready and unacknowledged messages in ``queue``, as the broker counts them."""
+    vhost = unquote(urlsplit(amqp_uri).path[1:]) or "/"
+    out = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages"],
+                         check=True, capture_output=True, text=True, timeout=60).stdout
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[0] == queue:
+            return int(fields[1])
+    raise AssertionError("no queue {} in {}".format(queue, out))
 
 
 def registered(rpc, *payloads):
@@ -81,6 +105,14 @@ def create_admin_with_cli(email, password):
     return subprocess.run([sys.executable, "-m", "services.identity.manage", "create-admin", "--email", email,
                            "--first-name", "Site", "--last-name", "Admin"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def operator_token():
+    """An operator's token for the operator entrypoints (dead letters,
+    resync_users, find_user_by_email), minted as docs/operations.md says; a
+    fresh one per call, as it lives five minutes."""
+    from services.identity.manage import operator_token as mint
+    return mint()
 
 
 def new_user(n=None, role="student"):

@@ -19,12 +19,14 @@ def learning_db(databases):
 
 
 class EventTap:
-    """A test consumer bound to learning.events, as any outside consumer would be."""
+    """A test consumer bound to learning.events, as an operator watches
+    events: on an ``operator.`` queue, the exchange only checked, not
+    declared (services/common/broker.py)."""
 
     def __init__(self, amqp_uri):
         self.conn = Connection(amqp_uri)
-        exchange = Exchange("learning.events", type="topic", durable=True)
-        self.queue = Queue("test.learning-tap-" + uuid.uuid4().hex[:8], exchange, routing_key="#",
+        exchange = Exchange("learning.events", type="topic", durable=True, passive=True)
+        self.queue = Queue("operator.learning-tap-" + uuid.uuid4().hex[:8], exchange, routing_key="#",
                            auto_delete=True)
         self.events = []
         self.consumer = self.conn.Consumer(self.queue, callbacks=[self._got], accept=["json"])

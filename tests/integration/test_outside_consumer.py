@@ -1,5 +1,6 @@
 """An outside consumer written with kombu, as in docs/events.md, binds its own
-durable queue and reads identity's events."""
+durable queue and reads identity's events. It runs as the operator, whose
+broker user may watch events on ``operator.`` queues (services/common/broker.py)."""
 import socket
 import uuid
 
@@ -11,9 +12,10 @@ ROUTING_KEYS = ("user_created", "user_updated", "user_deactivated")
 
 
 def test_kombu_consumer_reads_user_created(platform, rpc, amqp_uri):
-    exchange = Exchange("identity.events", type="topic", durable=True)
+    # passive: only checked; no broker user may declare (or delete) an exchange
+    exchange = Exchange("identity.events", type="topic", durable=True, passive=True)
     # Topic wildcards match whole dot-separated words, so bind each type.
-    queue = Queue("outside.identity-users-" + uuid.uuid4().hex[:8], durable=True,
+    queue = Queue("operator.identity-users-" + uuid.uuid4().hex[:8], durable=True,
                   bindings=[binding(exchange, routing_key=k) for k in ROUTING_KEYS])
     received = []
     with Connection(amqp_uri) as conn:
