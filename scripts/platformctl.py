@@ -493,6 +493,9 @@ def main(argv):
         running = list(names) + (["gateway"] if platform.pid("gateway") else [])
         print("\n  RabbitMQ:    a user per process ({}); operators connect as {}".format(
             ", ".join(broker_settings(p).user for p in running), mask_uri(amqp_uri())))
+        print("  Redis:       {} (the gateway's sign-in throttle, api_gateway/throttle.py)".format(
+            os.environ.get("GATEWAY_REDIS_URL", "redis://127.0.0.1:6379/0")))
+        print("  PostgreSQL:  one database and role per service, listed above")
         print("\n  supervisord: pid {}, socket {}, log {}".format(
             platform.supervisord_pid(), _rel(platform.socket), _rel(platform.supervisord_log)))
         print("  processes:   {} status   (restart <name>, tail -f <name>)".format(supervisorctl_command(platform)))
