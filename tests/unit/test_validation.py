@@ -86,6 +86,13 @@ def test_codes_with_a_newline_and_blank_items_are_refused(payload):
 
 def test_list_items_are_trimmed_and_repeats_dropped():
     loaded = load(TutorProfileSchema(), {"hourly_rate": 3000, "subjects": [" maths ", "Physics", "MATHS", "physics\n"],
-                                         "languages": ["en\n", " pt-BR", "en"]})
-    assert loaded["subjects"] == ["maths", "Physics"]
+                                         "languages": ["en\n", " pt-br", "EN"]})
+    assert loaded["subjects"] == ["maths", "physics"]  # folded (services/learning/subjects.py)
     assert loaded["languages"] == ["en", "pt-BR"]
+
+
+@pytest.mark.parametrize("code", ["eng", "xx", "e", "en-", "en_GBR", "english"])
+def test_languages_must_be_iso_639_1(code):
+    with pytest.raises(BadInput) as caught:
+        load(TutorProfileSchema(), {"hourly_rate": 3000, "subjects": ["maths"], "languages": [code]})
+    assert set(caught.value.details) == {"languages"}
