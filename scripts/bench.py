@@ -29,7 +29,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
+from datetime import datetime, timedelta, timezone  # noqa: E402
 
 logging.getLogger("amqp").setLevel(logging.ERROR)  # proxies closing: "Received method (60, 80)..."
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -245,7 +245,10 @@ class Bench:
         booked = 0
         for _ in range(self.sizes["lessons"]):
             student, course = self.rng.choice(self.students), self.rng.choice(self.courses)
-            at = datetime(2031, 1, 1, tzinfo=timezone.utc).timestamp() + self.rng.randrange(0, 300) * 86400 + \
+            # whole hours (the booking grid) from tomorrow, within the year ahead booking allows
+            tomorrow = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) \
+                + timedelta(days=1)
+            at = tomorrow.timestamp() + self.rng.randrange(0, 300) * 86400 + \
                 self.rng.randrange(0, 20) * 3600
             try:
                 self.rpc.learning.book_lesson(self.tokens[student], {

@@ -47,12 +47,62 @@ def check_transition(status, to, party, now, scheduled_at):
                        {"status": ["Not allowed from {}.".format(status.value)]})
 
 
+# Lessons start on a quarter-hour grid, so bookable_starts can list every
+# possible start; every zone's UTC offset today is a whole number of quarter
+# hours, so the grid is the same in UTC and in any local time.
+GRID = timedelta(minutes=15)
+# How far ahead a lesson may be booked.
+HORIZON = timedelta(days=365)
+
+
+def on_grid(moment):
+    """True if ``moment`` (aware) starts a quarter hour exactly."""
+    utc = moment.astimezone(timezone.utc)
+    return utc.minute % 15 == 0 and utc.second == 0 and utc.microsecond == 0
+
+
 def lesson_window(scheduled_at, duration_minutes, now):
-    """The lesson's [start, end) in UTC; it must start in the future."""
+    """The lesson's [start, end) in UTC; it must start in the future, on
+    the grid, and within HORIZON."""
     start = scheduled_at.astimezone(timezone.utc)
     if start <= now:
         raise BadInput("the lesson must start in the future", {"scheduled_at": ["Must be in the future."]})
+    if not on_grid(start):
+        raise BadInput("a lesson starts on the hour or at :15, :30 or :45",
+                       {"scheduled_at": ["Must be on a 15-minute boundary, e.g. 08:15:00."]})
+    if start > now + HORIZON:
+        raise BadInput("a lesson can be booked at most a year ahead",
+                       {"scheduled_at": ["Must be within a year from now."]})
     return start, start + timedelta(minutes=duration_minutes)
+
+
+def first_grid_start(now):
+    """The first grid time strictly after ``now``."""
+    utc = now.astimezone(timezone.utc)
+    floor = utc.replace(minute=utc.minute - utc.minute % 15, second=0, microsecond=0)
+    return floor + GRID
+
+
+def bookable_starts(tutor_timezone, weekly, busy, duration_minutes, now, days, limit):
+    """The UTC grid starts in (now, now + days) that book would accept:
+    [start, start + duration) inside one weekly slot read in the tutor's
+    zone (local_slot, so across DST and never across local midnight, as
+    lessons.fits_availability reads it) and overlapping no ``busy`` [start,
+    end) (the live lessons). ``weekly`` holds (day_of_week, start_time,
+    end_time); at most ``limit`` starts, earliest first."""
+    length, until = timedelta(minutes=duration_minutes), now + timedelta(days=days)
+    busy = sorted(busy)
+    starts, start = [], first_grid_start(now)
+    while start < until and len(starts) < limit:
+        end = start + length
+        slot = local_slot(tutor_timezone, start, end)
+        if slot is not None:
+            weekday, local_start, local_end = slot
+            fits = any(d == weekday and s <= local_start and local_end <= e for d, s, e in weekly)
+            if fits and not any(b_start < end and start < b_end for b_start, b_end in busy):
+                starts.append(start)
+        start += GRID
+    return starts
 
 
 def local_slot(tutor_timezone, start, end):

@@ -1,6 +1,7 @@
 """Learning's pure rules (services/learning/rules.py), with no database."""
 import uuid
 from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -86,3 +87,59 @@ def test_slots_overlap_finds_the_later_of_two_overlapping_slots():
     assert rules.slots_overlap([slot(0, (9,), (12,)), slot(1, (9,), (12,)), slot(0, (11,), (13,))]) == 2
     assert rules.slots_overlap([slot(0, (13,), (14,)), slot(0, (9,), (13,))]) is None  # touching is fine
     assert rules.slots_overlap([]) is None
+
+
+def test_lesson_window_keeps_starts_on_the_grid_and_within_a_year():
+    with pytest.raises(BadInput) as caught:
+        rules.lesson_window(datetime(2030, 3, 5, 8, 7, 13, tzinfo=timezone.utc), 60, NOW)
+    assert list(caught.value.details) == ["scheduled_at"]
+    with pytest.raises(BadInput) as caught:
+        rules.lesson_window(NOW + timedelta(days=365, minutes=15), 60, NOW)
+    assert list(caught.value.details) == ["scheduled_at"]
+    assert rules.lesson_window(NOW + timedelta(days=365), 60, NOW)[0] == NOW + timedelta(days=365)
+    # +05:45 is a whole number of quarter hours: 08:45 there is 03:00 UTC
+    kathmandu = datetime(2030, 3, 5, 8, 45, tzinfo=timezone(timedelta(hours=5, minutes=45)))
+    assert rules.lesson_window(kathmandu, 60, NOW)[0] == datetime(2030, 3, 5, 3, 0, tzinfo=timezone.utc)
+
+
+def test_first_grid_start_is_strictly_after_now():
+    assert rules.first_grid_start(NOW) == NOW + timedelta(minutes=15)
+    assert rules.first_grid_start(NOW + timedelta(minutes=7, seconds=13)) == NOW + timedelta(minutes=15)
+
+
+MONDAY_9_TO_11 = [(0, time(9), time(11))]
+
+
+def test_bookable_starts_are_on_the_grid_and_fit_the_slot():
+    now = datetime(2030, 3, 3, 23, 7, 13, tzinfo=timezone.utc)  # a Sunday, off the grid
+    starts = rules.bookable_starts("UTC", MONDAY_9_TO_11, [], 60, now, 2, 500)
+    assert starts == [datetime(2030, 3, 4, 9, 0, tzinfo=timezone.utc) + timedelta(minutes=m)
+                      for m in (0, 15, 30, 45, 60)]
+    assert all(rules.on_grid(s) for s in starts)
+    assert rules.bookable_starts("UTC", MONDAY_9_TO_11, [], 60, now, 2, 2) == starts[:2]
+
+
+def test_bookable_starts_follow_the_tutors_daylight_saving():
+    """09:00-11:00 on Mondays in New York: 14:00 UTC before 2030-03-10, 13:00 after."""
+    now = datetime(2030, 3, 3, 0, 0, tzinfo=timezone.utc)
+    starts = rules.bookable_starts("America/New_York", MONDAY_9_TO_11, [], 120, now, 10, 500)
+    assert starts == [datetime(2030, 3, 4, 14, 0, tzinfo=timezone.utc),
+                      datetime(2030, 3, 11, 13, 0, tzinfo=timezone.utc)]
+
+
+def test_bookable_starts_never_cross_the_tutors_midnight():
+    """Sunday 22:00-23:59 then Monday 00:00-02:00 in Berlin: a lesson across
+    midnight fits neither slot, as booking would refuse it."""
+    weekly = [(6, time(22), time(23, 59)), (0, time(0), time(2))]
+    now = datetime(2030, 3, 3, 12, 0, tzinfo=timezone.utc)  # Sunday
+    local = [s.astimezone(ZoneInfo("Europe/Berlin")).strftime("%a %H:%M")
+             for s in rules.bookable_starts("Europe/Berlin", weekly, [], 60, now, 1, 500)]
+    assert local == ["Sun 22:00", "Sun 22:15", "Sun 22:30", "Sun 22:45",
+                     "Mon 00:00", "Mon 00:15", "Mon 00:30", "Mon 00:45", "Mon 01:00"]
+
+
+def test_a_booked_lesson_removes_the_starts_it_overlaps():
+    now = datetime(2030, 3, 3, 0, 0, tzinfo=timezone.utc)
+    busy = [(datetime(2030, 3, 4, 9, 45, tzinfo=timezone.utc), datetime(2030, 3, 4, 10, 15, tzinfo=timezone.utc))]
+    starts = rules.bookable_starts("UTC", MONDAY_9_TO_11, busy, 30, now, 2, 500)
+    assert [s.strftime("%H:%M") for s in starts] == ["09:00", "09:15", "10:15", "10:30"]
