@@ -19,11 +19,14 @@ class User(*reversed(registry.USER_FIELDS), graphene.ObjectType):
 
 
 class Query(*reversed(registry.QUERIES), graphene.ObjectType):
-    pass
+    """What can be read. Send the access token from login as Authorization: Bearer <token>; tutor search,
+    tutors and courses are public, the rest needs a signed-in caller. Money is integer cents with a currency;
+    times are ISO-8601."""
 
 
 class Mutation(*reversed(registry.MUTATIONS), graphene.ObjectType):
-    pass
+    """What can be changed. Each mutation checks the role it needs before doing anything; refused input is a
+    BAD_USER_INPUT error naming each field."""
 
 
 schema = graphene.Schema(query=Query, mutation=Mutation, types=[User])
