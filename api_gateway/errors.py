@@ -1,6 +1,7 @@
 """Service errors to GraphQL errors with ``extensions.code`` (docs/architecture.md, "Errors").
 No stack trace ever reaches a client."""
 import logging
+from contextlib import contextmanager
 
 from graphql import GraphQLError, ValueNode
 
@@ -68,9 +69,25 @@ class GatewayError(Exception):
 
     extensions = None
 
-    def __init__(self, message, code):
+    def __init__(self, message, code, fields=None):
         super().__init__(message)
         self.code = code
+        if fields:  # {argument: [problems]}, as a service's BadInput details
+            self.extensions = {"fields": fields}
+
+
+@contextmanager
+def client_fields(**names):
+    """Re-key a service error's fields from the RPC's names to the GraphQL
+    arguments the client sent: ``client_fields(course_ids="id")`` around the
+    call that passed ``course(id:)`` as ``course_ids``. Only the resolver
+    knows which argument became which RPC field; without this the client
+    would be told about a field it never sent (docs/graphql.md, "Errors")."""
+    try:
+        yield
+    except ServiceError as exc:
+        exc.details = {names.get(key, key): problems for key, problems in exc.details.items()}
+        raise
 
 
 def request_error(message, code):

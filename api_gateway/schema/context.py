@@ -13,7 +13,8 @@ class RequestContext:
 
 
 def credential_call(info):
-    """Counts a credential mutation (sign-in, sign-up, refresh) against the
+    """Counts a credential mutation (sign-in, sign-up, refresh, email
+    verification, password reset) against the
     caller's address: RATE_LIMITED past the cap (api_gateway/throttle.py)."""
     if info.context.throttle is not None:
         info.context.throttle.credential_call(info.context.client)

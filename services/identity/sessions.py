@@ -56,7 +56,10 @@ def refresh(uow, raw):
     user = session.get(User, token.user_id)
     _must_be_active(user)
     token.used_at = tokens.now()
-    return _token_pair(session, user, user_session.session_id), None
+    # The user as login gives it, so an app that refreshes on start-up has its
+    # account in the same answer (docs/graphql.md, "Sessions").
+    pair = dict(_token_pair(session, user, user_session.session_id), user=user_view(user, as_self(user)))
+    return pair, None
 
 
 def logout(uow, principal):

@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime, timezone
 
 from psycopg2 import errorcodes
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from services.common.errors import BadInput, Conflict, Forbidden, NotFound
+from services.common.paging import decode_cursor, encode_cursor
 from services.learning import rules
 from services.learning.courses import course_by_id, course_view
 from services.learning.models import (Course, CourseStatus, Lesson, LessonStatus, Student, Tutor,
@@ -106,6 +107,40 @@ def lessons_for_users(session, user_ids, role):
         owner = tutor_uid if role == "tutor" else student_uid
         result[str(owner)].append(lesson_view(lesson, tutor_uid, student_uid))
     return result
+
+
+def lesson_pages_for_users(session, user_ids, role, q):
+    """One page of each user's lessons as ``role`` (``q``: LessonPageSchema),
+    oldest first by (scheduled_at, id), a total order, so the cursor pages
+    each user's list without gaps or repeats. One query for all the users:
+    a window numbers each user's rows, and each keeps ``limit`` + 1 (the
+    extra one only tells whether there is a next page)."""
+    party = Tutor if role == "tutor" else Student
+    filters = [party.user_id.in_(user_ids)]
+    if q["status"]:
+        filters.append(Lesson.status == LessonStatus(q["status"]))
+    if q["from_"]:
+        filters.append(Lesson.scheduled_at >= q["from_"])
+    if q["to"]:
+        filters.append(Lesson.scheduled_at < q["to"])
+    if q["cursor"]:
+        at, last_id = decode_cursor(q["cursor"], datetime.fromisoformat, uuid.UUID)
+        filters.append(or_(Lesson.scheduled_at > at, and_(Lesson.scheduled_at == at, Lesson.id > last_id)))
+    rank = func.row_number().over(partition_by=party.user_id, order_by=(Lesson.scheduled_at, Lesson.id))
+    ranked = select(Lesson.id.label("lesson_id"), rank.label("rank")) \
+        .join(Tutor, Tutor.id == Lesson.tutor_id).join(Student, Student.id == Lesson.student_id) \
+        .where(*filters).subquery()
+    query = select(Lesson, Tutor.user_id, Student.user_id).join(ranked, ranked.c.lesson_id == Lesson.id) \
+        .join(Tutor, Tutor.id == Lesson.tutor_id).join(Student, Student.id == Lesson.student_id) \
+        .where(ranked.c.rank <= q["limit"] + 1).order_by(Lesson.scheduled_at, Lesson.id)
+    rows = {str(u): [] for u in user_ids}
+    for lesson, tutor_uid, student_uid in session.execute(query).all():
+        owner = tutor_uid if role == "tutor" else student_uid
+        rows[str(owner)].append(dict(lesson_view(lesson, tutor_uid, student_uid),
+                                     cursor=encode_cursor(lesson.scheduled_at.isoformat(), lesson.id)))
+    return {uid: {"items": items[:q["limit"]],
+                  "next_cursor": items[q["limit"] - 1]["cursor"] if len(items) > q["limit"] else None}
+            for uid, items in rows.items()}
 
 
 def enrolled_courses(session, student_user_ids):

@@ -1,6 +1,8 @@
 """Learning service entrypoints: each checks the caller's token, validates
 its payload, and hands over to the module that owns the rule, in one unit
 of work that it commits."""
+from datetime import datetime, timezone
+
 from nameko.dependency_providers import Config
 
 from services.common import revocations
@@ -12,12 +14,13 @@ from services.common.inbox import DeadLetterRpc, Inbox, subscribe
 from services.common.rpc import RpcProxy, rpc
 from services.common.uow import UnitOfWorkProvider
 from services.common.validation import load, parse_uuid, parse_uuid_list
-from services.learning import courses, lessons, matching, tutors, user_copies
+from services.learning import courses, languages, lessons, matching, slots, subjects, tutors, user_copies
 from services.learning.events import PUBLISHED
 from services.learning.models import Base, LessonStatus, RevokedSession
-from services.learning.schemas import (AvailabilitySchema, BookLessonSchema, CancelLessonSchema, CourseSchema,
-                                       CourseUpdateSchema, MatchingRequestSchema, SearchSchema,
-                                       TutorProfileSchema, VerifyTutorSchema)
+from services.learning.schemas import (AvailabilitySchema, BookableSlotsSchema, BookLessonSchema, CancelLessonSchema,
+                                       CourseSchema, CourseUpdateSchema, LessonPageSchema, MatchingRequestSchema,
+                                       OpenMatchingRequestsSchema,
+                                       SearchSchema, TutorProfileUpdateSchema, VerifyTutorSchema)
 
 TUTOR, STUDENT, ADMIN, ADMIN_OR_SERVICE = {"tutor"}, {"student"}, {"admin"}, {"admin", "service"}
 USER_EVENT = {"versions": {1}, "schema": user_copies.UserSnapshot}
@@ -85,9 +88,9 @@ class LearningService(HealthRpc, DeadLetterRpc):
     @rpc
     def set_tutor_profile(self, token, payload):
         tutor = self.auth.require(token, TUTOR)
-        profile = load(TutorProfileSchema(), payload)
+        changes = load(TutorProfileUpdateSchema(), payload, partial=True)
         with self.uow() as uow:
-            view = tutors.set_profile(uow, tutor.user_id, profile)
+            view = tutors.set_profile(uow, tutor.user_id, changes)
             uow.commit()
         return view
 
@@ -113,6 +116,18 @@ class LearningService(HealthRpc, DeadLetterRpc):
         query = load(SearchSchema(), payload or {})
         with self.uow() as uow:
             return tutors.search(uow.session, query)
+
+    @rpc
+    @public(CATALOGUE)
+    def list_languages(self):
+        """The ISO 639-1 codes a profile may name, with their English names."""
+        return [{"code": code, "name": name} for code, name in sorted(languages.NAMES.items())]
+
+    @rpc
+    @public(CATALOGUE)
+    def list_subjects(self):
+        """The subjects apps offer to pick from; tutors may type others."""
+        return list(subjects.KNOWN)
 
     @rpc
     def set_availability(self, token, payload):
@@ -151,18 +166,20 @@ class LearningService(HealthRpc, DeadLetterRpc):
 
     @rpc
     def update_course(self, token, course_id, payload):
-        tutor = self.auth.require(token, TUTOR)
+        """Change only the fields given; the course's tutor or an admin."""
+        who = self.auth.require(token, TUTOR | ADMIN)
         changes = load(CourseUpdateSchema(), payload, partial=True)
         with self.uow() as uow:
-            view = courses.update(uow, tutor.user_id, parse_uuid(course_id, "course_id"), changes)
+            view = courses.update(uow, who.user_id, parse_uuid(course_id, "course_id"), changes, who.is_admin)
             uow.commit()
         return view
 
     @rpc
     def archive_course(self, token, course_id):
-        tutor = self.auth.require(token, TUTOR)
+        """Archive a course (again: a no-op); the course's tutor or an admin."""
+        who = self.auth.require(token, TUTOR | ADMIN)
         with self.uow() as uow:
-            view = courses.archive(uow, tutor.user_id, parse_uuid(course_id, "course_id"))
+            view = courses.archive(uow, who.user_id, parse_uuid(course_id, "course_id"), who.is_admin)
             uow.commit()
         return view
 
@@ -190,6 +207,17 @@ class LearningService(HealthRpc, DeadLetterRpc):
             view = lessons.book(uow, student.user_id, data["course_id"], data["scheduled_at"])
             uow.commit()
         return view
+
+    @rpc
+    def bookable_slots(self, token, payload):
+        """When the course can be booked in the next ``days`` (1-60, default
+        14): ``[{"starts_at", "ends_at"}]`` in ``timezone`` (IANA, default
+        UTC), earliest first, at most slots.MAX_SLOTS. Any signed-in user."""
+        self.auth.require(token)
+        query = load(BookableSlotsSchema(), payload)
+        with self.uow() as uow:
+            return slots.bookable(uow.session, query["course_id"], query["days"], query["timezone"],
+                                  datetime.now(timezone.utc))
 
     @rpc
     def get_lesson(self, token, lesson_id):
@@ -229,6 +257,18 @@ class LearningService(HealthRpc, DeadLetterRpc):
             return lessons.lessons_for_users(uow.session, ids, role)
 
     @rpc
+    def lesson_pages_for_users(self, token, user_ids, role, payload=None):
+        """One page of each user's lessons as ``role``, filtered and keyset-paged
+        by ``payload`` (LessonPageSchema: status, from, to, cursor, limit);
+        ``{user_id: {"items", "next_cursor"}}``. Same access as lessons_for_users."""
+        ids = self._own_or_admin(token, user_ids, "user_ids")
+        if role not in ("student", "tutor"):
+            raise BadInput("invalid role", {"role": ["Must be student or tutor."]})
+        query = load(LessonPageSchema(), payload or {})
+        with self.uow() as uow:
+            return lessons.lesson_pages_for_users(uow.session, ids, role, query)
+
+    @rpc
     def enrolled_courses(self, token, student_user_ids):
         """Courses each student takes; a student sees their own, an admin anyone's."""
         ids = self._own_or_admin(token, student_user_ids, "student_user_ids")
@@ -260,6 +300,15 @@ class LearningService(HealthRpc, DeadLetterRpc):
             raise BadInput("invalid status", {"status": ["Must be open or closed."]})
         with self.uow() as uow:
             return matching.list_own(uow.session, student.user_id, status)
+
+    @rpc
+    def open_matching_requests(self, token, payload=None):
+        """Open requests the calling tutor could take, oldest first, paged
+        by ``first`` and ``after`` (matching.open_for_tutor)."""
+        tutor = self.auth.require(token, TUTOR)
+        page = load(OpenMatchingRequestsSchema(), payload or {})
+        with self.uow() as uow:
+            return matching.open_for_tutor(uow.session, tutor.user_id, page["first"], page["after"])
 
     @rpc
     def close_matching_request(self, token, request_id):

@@ -219,6 +219,7 @@ def test_login_refresh_rotation_reuse_detection_and_logout(platform, rpc, db):
 
     second = rpc.identity.refresh({"refresh_token": first["refresh_token"]})
     assert second["refresh_token"] != first["refresh_token"]
+    assert second["user"] == first["user"]  # the full view, as login gives it
     assert jwt.decode(second["access_token"], options={"verify_signature": False})["sid"] == claims["sid"]
     third = rpc.identity.refresh({"refresh_token": second["refresh_token"]})
 

@@ -10,7 +10,7 @@ from kombu import Connection, Exchange, Queue
 from services.common.errors import BadInput, Conflict, Forbidden, NotFound, Unauthenticated
 from tests.integration.helpers import Db, new_user, wait_for
 from tests.integration.learning_fixtures import (ALL_WEEK, midday_zone, people, soon,  # noqa: F401
-                                                 tutor_with_course)
+                                                 start_shortly, tutor_with_course)
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +90,8 @@ def test_full_path_through_the_rpc_api(platform, rpc, tap, learning_db):
     assert rpc.learning.courses_for_tutors([tutor_user["id"]])[tutor_user["id"]][0]["id"] == course["id"]
     lesson = rpc.learning.book_lesson(student_token, {"course_id": course["id"], "scheduled_at": soon(2).isoformat()})
     assert lesson["status"] == "requested" and lesson["student_user_id"] == student_user["id"]
+    start_shortly(learning_db, lesson["id"])
+    lesson = rpc.learning.get_lesson(student_token, lesson["id"])
     booked = tap.wait_for("lesson_booked", id=lesson["id"])
     assert booked["data"]["price"] == 6000 and booked["data"]["currency"] == "EUR"
 
@@ -219,6 +221,7 @@ def test_status_rules(platform, rpc, people):
     other_tutor, _ = tutor_with_course(rpc, people)
     student, stranger = people.make("student"), people.make("student")
     lesson = rpc.learning.book_lesson(student.token, {"course_id": course["id"], "scheduled_at": soon(2).isoformat()})
+    start_shortly(people.db, lesson["id"], 2)
     with pytest.raises(Forbidden):
         rpc.learning.confirm_lesson(other_tutor.token, lesson["id"])
     with pytest.raises(Forbidden):
@@ -275,12 +278,58 @@ def test_availability_is_read_in_the_tutors_zone(platform, rpc, people):
                                                            "end_time": "10:00"}]})
     course = rpc.learning.create_course(tutor.token, {"title": "TZ", "price": 100, "duration": 60})
     student = people.make("student")
+    # the next January and July Mondays: within a year, as booking requires
+    january, july = next_monday_in(1), next_monday_in(7)
     with pytest.raises(BadInput):  # 09:00 UTC is 04:00 in New York
-        rpc.learning.book_lesson(student.token, {"course_id": course["id"], "scheduled_at": "2031-01-06T09:00:00Z"})
+        rpc.learning.book_lesson(student.token, {"course_id": course["id"],
+                                                 "scheduled_at": "{}T09:00:00Z".format(january)})
     assert rpc.learning.book_lesson(student.token, {"course_id": course["id"],
-                                                    "scheduled_at": "2031-01-06T14:00:00Z"})
+                                                    "scheduled_at": "{}T14:00:00Z".format(january)})
     assert rpc.learning.book_lesson(student.token, {"course_id": course["id"],
-                                                    "scheduled_at": "2031-07-07T13:00:00Z"})
+                                                    "scheduled_at": "{}T13:00:00Z".format(july)})
+
+
+def next_monday_in(month):
+    day = datetime.now(timezone.utc).date() + timedelta(days=1)
+    while day.month != month or day.weekday() != 0:
+        day += timedelta(days=1)
+    return day.isoformat()
+
+
+def test_bookable_slots_and_the_booking_grid(platform, rpc, people):
+    tutor, course = tutor_with_course(rpc, people, duration=60)
+    student = people.make("student")
+    ask = {"course_id": course["id"], "days": 2, "timezone": "Asia/Kathmandu"}
+    before = rpc.learning.bookable_slots(student.token, ask)
+    assert before and len(before) <= 500
+    starts = [datetime.fromisoformat(s["starts_at"]) for s in before]
+    assert all(s.utcoffset() == timedelta(hours=5, minutes=45) and s > datetime.now(timezone.utc) for s in starts)
+    assert all(s.astimezone(timezone.utc).minute % 15 == 0 and s.second == 0 for s in starts)
+    assert all(datetime.fromisoformat(s["ends_at"]) - datetime.fromisoformat(s["starts_at"]) == timedelta(hours=1)
+               for s in before)
+
+    at = starts[8]
+    rpc.learning.book_lesson(student.token, {"course_id": course["id"], "scheduled_at": at.isoformat()})
+    after = [datetime.fromisoformat(s["starts_at"]) for s in rpc.learning.bookable_slots(student.token, ask)]
+    assert at not in after and at - timedelta(minutes=45) not in after and at + timedelta(minutes=45) not in after
+    assert at - timedelta(minutes=60) in after and at + timedelta(minutes=60) in after
+    assert rpc.learning.bookable_slots(student.token, {"course_id": course["id"]})[0]["starts_at"].endswith("+00:00")
+
+    for payload, field in [({"course_id": course["id"], "days": 61}, "days"),
+                           ({"course_id": course["id"], "timezone": "Mars/Olympus"}, "timezone"),
+                           ({"course_id": "nope"}, "course_id")]:
+        with pytest.raises(BadInput) as caught:
+            rpc.learning.bookable_slots(student.token, payload)
+        assert list(caught.value.details) == [field]
+    with pytest.raises(Unauthenticated):
+        rpc.learning.bookable_slots(None, {"course_id": course["id"]})
+
+    off_grid = (at + timedelta(hours=2, minutes=7, seconds=13)).isoformat()
+    too_far = (soon(3600) + timedelta(days=366)).isoformat()
+    for when in (off_grid, too_far):
+        with pytest.raises(BadInput) as caught:
+            rpc.learning.book_lesson(student.token, {"course_id": course["id"], "scheduled_at": when})
+        assert list(caught.value.details) == ["scheduled_at"]
 
 
 def test_search_pages_through_500_tutors_without_gaps_or_repeats(platform, rpc, people):
@@ -336,3 +385,138 @@ def test_matching_requests_are_the_students_own(platform, rpc, people):
     with pytest.raises(Conflict):
         rpc.learning.close_matching_request(student.token, req["id"])
     assert rpc.learning.list_matching_requests(student.token, "open") == []
+
+
+def test_set_tutor_profile_is_a_partial_update(platform, rpc, people):
+    tutor = people.make("tutor")
+    with pytest.raises(BadInput) as caught:  # no profile yet: rate, subjects and languages are needed
+        rpc.learning.set_tutor_profile(tutor.token, {"bio": "Hi."})
+    assert set(caught.value.details) == {"hourly_rate", "subjects", "languages"}
+    rpc.learning.set_tutor_profile(tutor.token, {"hourly_rate": 4000, "currency": "EUR", "subjects": ["maths"],
+                                                 "languages": ["en"], "bio": "Patient.",
+                                                 "timezone": "Europe/Berlin"})
+    after = rpc.learning.set_tutor_profile(tutor.token, {"hourly_rate": 4500, "subjects": ["physics"],
+                                                         "languages": ["de"]})
+    assert (after["hourly_rate"], after["subjects"], after["languages"]) == (4500, ["physics"], ["de"])
+    assert (after["bio"], after["timezone"], after["currency"]) == ("Patient.", "Europe/Berlin", "EUR")
+    assert rpc.learning.set_tutor_profile(tutor.token, {"bio": ""})["hourly_rate"] == 4500
+    with pytest.raises(BadInput):  # an update must name something
+        rpc.learning.set_tutor_profile(tutor.token, {})
+    with pytest.raises(BadInput) as caught:  # still strict
+        rpc.learning.set_tutor_profile(tutor.token, {"hourly_rte": 10})
+    assert "hourly_rte" in caught.value.details
+    assert rpc.learning.get_tutor_profiles([tutor.user_id])[0]["timezone"] == "Europe/Berlin"
+
+
+def test_profile_currency_must_match_active_courses(platform, rpc, people):
+    tutor, course = tutor_with_course(rpc, people)  # EUR profile, EUR course
+    with pytest.raises(Conflict) as caught:
+        rpc.learning.set_tutor_profile(tutor.token, {"currency": "USD"})
+    assert "currency" in caught.value.details and "EUR" in caught.value.message
+    assert rpc.learning.get_tutor_profiles([tutor.user_id])[0]["currency"] == "EUR"
+    assert rpc.learning.set_tutor_profile(tutor.token, {"currency": "EUR", "bio": "Same."})["bio"] == "Same."
+    rpc.learning.archive_course(tutor.token, course["id"])
+    assert rpc.learning.set_tutor_profile(tutor.token, {"currency": "USD"})["currency"] == "USD"
+
+
+def test_update_course_changes_only_what_it_names(platform, rpc, people):
+    tutor, course = tutor_with_course(rpc, people)
+    rpc.learning.update_course(tutor.token, course["id"], {"description": "Long form."})
+    changed = rpc.learning.update_course(tutor.token, course["id"], {"price": 5000})
+    assert (changed["price"], changed["description"], changed["currency"], changed["title"], changed["duration"]) == \
+        (5000, "Long form.", "EUR", "Algebra", 60)
+
+
+def test_course_update_and_archive(platform, rpc, people, tap):
+    tutor, course = tutor_with_course(rpc, people)
+    other_tutor, student, admin = people.make("tutor"), people.make("student"), people.make("admin")
+    with pytest.raises(NotFound) as caught:
+        rpc.learning.update_course(tutor.token, str(uuid.uuid4()), {"price": 1})
+    assert "course_id" in caught.value.details
+    with pytest.raises(BadInput) as caught:
+        rpc.learning.update_course(tutor.token, course["id"], {"duration": 5, "owner": "me"})
+    assert {"duration", "owner"} <= set(caught.value.details)
+    with pytest.raises(Forbidden):
+        rpc.learning.archive_course(other_tutor.token, course["id"])
+    with pytest.raises(Forbidden):
+        rpc.learning.update_course(student.token, course["id"], {"price": 1})
+
+    # a partial update: only the named fields change
+    updated = rpc.learning.update_course(tutor.token, course["id"], {"title": "Algebra II", "price": 5100})
+    assert (updated["title"], updated["price"]) == ("Algebra II", 5100)
+    assert {k: updated[k] for k in ("description", "currency", "duration", "status")} == \
+        {k: course[k] for k in ("description", "currency", "duration", "status")}
+    event = tap.wait_for("course_updated", id=course["id"])
+    assert event["version"] == 1 and event["data"]["changes"] == ["price", "title"]
+    assert rpc.learning.update_course(admin.token, course["id"], {"duration": 90})["duration"] == 90
+
+    # a lesson booked before archiving stays; new bookings are refused
+    lesson = rpc.learning.book_lesson(student.token, {"course_id": course["id"],
+                                                      "scheduled_at": soon(3600).isoformat()})
+    archived = rpc.learning.archive_course(tutor.token, course["id"])
+    assert archived["status"] == "archived" and archived["title"] == "Algebra II"
+    tap.wait_for("course_archived", id=course["id"])
+    assert rpc.learning.archive_course(tutor.token, course["id"]) == archived  # again: a no-op
+    assert rpc.learning.get_lesson(student.token, lesson["id"])["status"] == "requested"
+    assert rpc.learning.courses_for_tutors([tutor.user_id])[tutor.user_id] == []
+    with pytest.raises(Conflict) as caught:
+        rpc.learning.book_lesson(student.token, {"course_id": course["id"], "scheduled_at": soon(7200).isoformat()})
+    assert "course_id" in caught.value.details
+    with pytest.raises(Conflict):
+        rpc.learning.update_course(tutor.token, course["id"], {"price": 1})
+    assert len([e for e in tap.events if e["event_type"] == "course_archived"
+                and e["data"]["id"] == course["id"]]) == 1
+
+
+def test_tutors_see_open_matching_requests_that_fit(platform, rpc, people):
+    subject = "Fit-" + uuid.uuid4().hex[:6]
+    tutor, _ = tutor_with_course(rpc, people, subject=subject)  # 4000 EUR an hour
+    students = people.make("student", 2)
+
+    def ask(student, **payload):
+        return rpc.learning.create_matching_request(student.token, dict({"subject": subject.upper(), "budget": 4000,
+                                                                         "currency": "EUR"}, **payload))
+    fitting = [ask(students[0]), ask(students[1], budget=9000, subject=subject.lower()), ask(students[0])]
+    ask(students[0], budget=3999)
+    ask(students[1], currency="USD", budget=9000)
+    ask(students[1], subject="other-" + subject)
+    closed = ask(students[1])
+    rpc.learning.close_matching_request(students[1].token, closed["id"])
+
+    seen, after = [], None
+    while True:
+        page = rpc.learning.open_matching_requests(tutor.token, {"first": 2, "after": after})
+        assert len(page["items"]) <= 2
+        seen += [r["id"] for r in page["items"]]
+        after = page["next_cursor"]
+        if after is None:
+            break
+    assert seen == [r["id"] for r in fitting]  # oldest first, no gaps or repeats
+    assert rpc.learning.open_matching_requests(people.make("tutor").token)["items"] == []  # no rate yet
+    with pytest.raises(Forbidden):
+        rpc.learning.open_matching_requests(students[0].token)
+    for payload, field in [({"first": 0}, "first"), ({"first": 101}, "first"), ({"after": "junk"}, "after")]:
+        with pytest.raises(BadInput) as caught:
+            rpc.learning.open_matching_requests(tutor.token, payload)
+        assert field in caught.value.details, payload
+
+
+def test_search_is_case_insensitive_and_tolerates_near_misses(platform, rpc, people):
+    tag = uuid.uuid4().hex[:6]
+    tutor = people.make("tutor")
+    profile = rpc.learning.set_tutor_profile(tutor.token, {"hourly_rate": 100, "subjects": ["  Maths  ", "Tag" + tag],
+                                                           "languages": ["EN", "pt_br"]})
+    assert profile["subjects"] == ["maths", "tag" + tag] and profile["languages"] == ["en", "pt-BR"]
+
+    def found(**query):
+        return tutor.user_id in [t["user_id"] for t in rpc.learning.search_tutors(
+            dict(query, max_rate=100, limit=100))["items"]]
+    assert found(subject="maths") and found(subject=" MATHS ") and found(subject="mathz")
+    assert found(language="EN") and found(language="pt-BR") and found(subject="TAG" + tag, language="en")
+    assert not found(subject="chemistry") and not found(language="fr")
+    with pytest.raises(BadInput) as caught:
+        rpc.learning.search_tutors({"language": "english"})
+    assert "language" in caught.value.details
+    names = {lang["code"]: lang["name"] for lang in rpc.learning.list_languages()}
+    assert len(names) == 183 and names["pt"] == "Portuguese"
+    assert "maths" in rpc.learning.list_subjects()
