@@ -65,7 +65,7 @@ def per_call(fn, n, warmup=200):
 
 
 def hs256_before(secret, user_id, session_id):
-    """``auth.require`` as it was with the shared HS256 secret (before issue 11), signature only."""
+    """``auth.require`` as it was with the shared HS256 secret the platform used before its Ed25519 keys, signature only."""
     now = int(time.time())
     token = jwt.encode({"sub": str(user_id), "role": "student", "sid": str(session_id), "iss": ISSUER, "iat": now,
                         "exp": now + 900, "jti": uuid.uuid4().hex, "typ": "access"}, secret, algorithm="HS256")
@@ -139,7 +139,7 @@ def main(argv=None):
         no_ping = make_engine("learning", pool_pre_ping=False)
         learning_no_ping = Authenticator(ring, session_checker(no_ping, revocations.not_revoked(RevokedSession)))
         rows = [
-            ("signature only, HS256 (before issue 11)", per_call(
+            ("signature only, HS256 (the former shared secret)", per_call(
                 hs256_before(secrets.token_urlsafe(48), user_id, live), args.calls)),
             ("signature only, Ed25519", per_call(lambda: signature_only.require(token), args.calls)),
             ("a service token, Ed25519", per_call(lambda: signature_only.require(service_token), args.calls)),

@@ -231,7 +231,7 @@ class Lesson(graphene.ObjectType):
     ends_at = graphene.String(required=True, description="ISO-8601, UTC: scheduledAt plus the course's duration")
     status = graphene.Field(LessonStatus, required=True, description="requested, confirmed, completed or cancelled")
     meeting_url = graphene.String(description="always null for now: the video-session link will come with video "
-                                              "sessions and messaging (issue 14); kept so clients need not change")
+                                              "sessions and messaging, which are not built yet; kept so clients need not change")
     cancel_reason = graphene.String(description="why it was cancelled, as given by who cancelled it; "
                                                 "null or empty when not cancelled or no reason was given")
     cancelled_by_user_id = graphene.ID(description="the user id of who cancelled it; null unless cancelled")

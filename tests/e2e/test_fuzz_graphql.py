@@ -1,5 +1,5 @@
 """Schema-driven fuzzing of ``/graphql`` against the real gateway, services,
-RabbitMQ and PostgreSQL (issue 10).
+RabbitMQ and PostgreSQL.
 
 What it generates: operations built by hypothesis-graphql from the schema
 the running gateway reports by introspection: queries and mutations, valid

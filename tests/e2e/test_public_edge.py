@@ -99,7 +99,7 @@ def test_a_variable_left_out_takes_its_default_and_a_null_where_allowed_still_ru
     assert [e["extensions"]["code"] for e in resp.json()["errors"]] == ["BAD_USER_INPUT"]
 
 
-# The examples issue 10 listed under "bad input", each sent as apps send it
+# The bad-input examples found by probing the gateway, each sent as apps send it
 # (in variables) through the real gateway: each is the caller's mistake,
 # BAD_USER_INPUT naming the field, never an internal error or a 5xx.
 

@@ -1,4 +1,4 @@
-"""Every part of the GraphQL schema carries a description (issue 12), so that
+"""Every part of the GraphQL schema carries a description, so that
 GraphiQL's docs pane is a real reference (docs/graphql.md)."""
 import graphene
 from graphql import (GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType,
