@@ -111,11 +111,8 @@ def create_app(settings=None):
         if nulls:
             return respond({"errors": [_bad_variable(e) for e in nulls]}, 400)
         context, rpc = _context()
-        try:
-            result = execute(schema.graphql_schema, document, context_value=context,
-                             variable_values=variables, operation_name=operation_name)
-        finally:
-            rpc.close()
+        result = execute(schema.graphql_schema, document, context_value=context,
+                         variable_values=variables, operation_name=operation_name)
         body = {"data": result.data}
         if result.errors:
             body["errors"] = [format_error(e) for e in result.errors]

@@ -164,9 +164,6 @@ class RequestRpc:
         except Exception as exc:
             raise ServiceUnavailable("broker", str(exc).splitlines()[0] if str(exc) else "unreachable")
 
-    def close(self):
-        """Nothing is held between calls; kept so callers need not know."""
-
 
 def _set_reply_timeout(proxy, seconds):
     """nameko's standalone proxy takes one timeout when it is made; the
