@@ -43,19 +43,25 @@ def learning_db(databases):
     return Db(databases["learning"].url)
 
 
-@pytest.fixture(scope="module")
-def tutor_setup(gateway, learning_db):
+def tutor_with_course(gateway, learning_db, subject, title):
+    """(tutor, token, course): a signed-up tutor with a profile in a zone
+    where it is midday, available all week, and one 30-minute EUR course."""
     tutor, token, _ = signed_up(gateway, learning_db, "tutor")
     gateway.data("""mutation($i: TutorProfileInput!) { setTutorProfile(input: $i) { name } }""",
-                 {"i": {"hourlyRate": 4000, "currency": "EUR", "subjects": ["gql-maths"], "languages": ["en"],
+                 {"i": {"hourlyRate": 4000, "currency": "EUR", "subjects": [subject], "languages": ["en"],
                         "timezone": midday_zone()}}, token)
     gateway.data("""mutation($s: [SlotInput!]!) { setAvailability(slots: $s) { timezone slots { dayOfWeek } } }""",
                  {"s": [{"dayOfWeek": s["day_of_week"], "startTime": s["start_time"], "endTime": s["end_time"]}
                         for s in ALL_WEEK["slots"]]}, token)
     course = gateway.data("""mutation($i: CourseInput!) { createCourse(input: $i) { id title price } }""",
-                          {"i": {"title": "Graph theory", "price": 4000, "currency": "EUR", "duration": 30}},
+                          {"i": {"title": title, "price": 4000, "currency": "EUR", "duration": 30}},
                           token)["createCourse"]
     return tutor, token, course
+
+
+@pytest.fixture(scope="module")
+def tutor_setup(gateway, learning_db):
+    return tutor_with_course(gateway, learning_db, "gql-maths", "Graph theory")
 
 
 def test_every_mutation_and_the_federated_user(gateway, learning_db, tutor_setup):
@@ -714,16 +720,7 @@ MY_LESSONS = """query($first: Int, $after: String, $status: LessonStatus, $from:
 
 
 def test_my_lessons_filter_and_page(gateway, learning_db):
-    tutor, tutor_token, _ = signed_up(gateway, learning_db, "tutor")
-    gateway.data("""mutation($i: TutorProfileInput!) { setTutorProfile(input: $i) { name } }""",
-                 {"i": {"hourlyRate": 4000, "currency": "EUR", "subjects": ["gql-paging"], "languages": ["en"],
-                        "timezone": midday_zone()}}, tutor_token)
-    gateway.data("""mutation($s: [SlotInput!]!) { setAvailability(slots: $s) { timezone } }""",
-                 {"s": [{"dayOfWeek": s["day_of_week"], "startTime": s["start_time"], "endTime": s["end_time"]}
-                        for s in ALL_WEEK["slots"]]}, tutor_token)
-    course = gateway.data("""mutation($i: CourseInput!) { createCourse(input: $i) { id } }""",
-                          {"i": {"title": "Paging", "price": 4000, "currency": "EUR", "duration": 30}},
-                          tutor_token)["createCourse"]
+    tutor, tutor_token, course = tutor_with_course(gateway, learning_db, "gql-paging", "Paging")
     student, token, _ = signed_up(gateway, learning_db)
     start = soon(3600)
     booked = [gateway.data("""mutation($c: ID!, $t: String!) { bookLesson(courseId: $c, scheduledAt: $t) { id } }""",
@@ -780,16 +777,7 @@ BOOKABLE = """query($c: ID!, $d: Int, $z: String) { bookableSlots(courseId: $c, 
 
 
 def test_a_booked_slot_leaves_bookable_slots_and_off_grid_starts_are_refused(gateway, learning_db):
-    _, tutor_token, _ = signed_up(gateway, learning_db, "tutor")
-    gateway.data("""mutation($i: TutorProfileInput!) { setTutorProfile(input: $i) { name } }""",
-                 {"i": {"hourlyRate": 4000, "currency": "EUR", "subjects": ["gql-slots"], "languages": ["en"],
-                        "timezone": midday_zone()}}, tutor_token)
-    gateway.data("""mutation($s: [SlotInput!]!) { setAvailability(slots: $s) { timezone } }""",
-                 {"s": [{"dayOfWeek": s["day_of_week"], "startTime": s["start_time"], "endTime": s["end_time"]}
-                        for s in ALL_WEEK["slots"]]}, tutor_token)
-    course = gateway.data("""mutation($i: CourseInput!) { createCourse(input: $i) { id } }""",
-                          {"i": {"title": "Slots", "price": 4000, "currency": "EUR", "duration": 30}},
-                          tutor_token)["createCourse"]
+    _, tutor_token, course = tutor_with_course(gateway, learning_db, "gql-slots", "Slots")
     _, token, _ = signed_up(gateway, learning_db)
     ask = {"c": course["id"], "d": 1, "z": "America/New_York"}
     before = [s["startsAt"] for s in gateway.data(BOOKABLE, ask, token)["bookableSlots"]]
