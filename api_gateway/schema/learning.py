@@ -70,18 +70,23 @@ def lesson_pages(rpc, token, keys):
 # clients get the closed set from the schema instead of guessing strings.
 
 class LessonStatus(graphene.Enum):
-    """Where a lesson is in its life: requested, confirmed, then completed; or cancelled."""
+    """Where a lesson is in its life: awaiting payment (a priced course's), requested, confirmed, then
+    completed; or cancelled, or expired when not paid in time."""
+    AWAITING_PAYMENT = "awaiting_payment"
     REQUESTED = "requested"
     CONFIRMED = "confirmed"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"
 
     @property
     def description(self):
-        return {"REQUESTED": "booked by the student, waiting for the tutor to confirm",
+        return {"AWAITING_PAYMENT": "booked, its slot held, until the student pays by paymentDueAt; then REQUESTED",
+                "REQUESTED": "booked (and paid, if the course has a price), waiting for the tutor to confirm",
                 "CONFIRMED": "the tutor confirmed it: it will take place",
                 "COMPLETED": "it took place (marked by the tutor once it started)",
-                "CANCELLED": "called off by the tutor or the student; see cancelReason"}[self.name]
+                "CANCELLED": "called off by the tutor or the student; see cancelReason",
+                "EXPIRED": "not paid by paymentDueAt: its slot was freed and it will not take place"}[self.name]
 
 
 class CourseStatus(graphene.Enum):
@@ -229,7 +234,10 @@ class Lesson(graphene.ObjectType):
     id = graphene.ID(required=True, description="the lesson's id, for lesson(id:) and the lesson mutations")
     scheduled_at = graphene.String(required=True, description="ISO-8601, UTC")
     ends_at = graphene.String(required=True, description="ISO-8601, UTC: scheduledAt plus the course's duration")
-    status = graphene.Field(LessonStatus, required=True, description="requested, confirmed, completed or cancelled")
+    status = graphene.Field(LessonStatus, required=True, description="awaiting payment, requested, confirmed, "
+                                                                      "completed, cancelled or expired")
+    payment_due_at = graphene.String(description="ISO-8601, UTC: when the lesson expires if it is not paid by then; "
+                                                 "null for a free course's lesson, which needs no payment")
     meeting_url = graphene.String(description="always null for now: the video-session link will come with video "
                                               "sessions and messaging, which are not built yet; kept so clients need not change")
     cancel_reason = graphene.String(description="why it was cancelled, as given by who cancelled it; "
@@ -539,11 +547,13 @@ class LearningMutation:
                                  scheduled_at=graphene.String(required=True, description=(
                                      "ISO-8601 with offset: the start, in the future, on a quarter hour "
                                      "(:00, :15, :30 or :45) and at most a year ahead")),
-                                 description="Book a lesson of an active course at a time; it starts REQUESTED "
-                                             "until the tutor confirms. A double-booking is a CONFLICT. "
-                                             "Students only.")
+                                 description="Book a lesson of an active course at a time; a priced course's "
+                                             "starts AWAITING_PAYMENT (its slot held until paymentDueAt), a free "
+                                             "one's REQUESTED until the tutor confirms. A double-booking is a "
+                                             "CONFLICT. Students only.")
     confirm_lesson = graphene.Field(Lesson, lesson_id=graphene.ID(required=True, description="the lesson to confirm"),
-                                    description="Confirm a requested lesson of one's own. Tutors only.")
+                                    description="Confirm a requested (so paid) lesson of one's own; an unpaid one "
+                                                "is a CONFLICT. Tutors only.")
     complete_lesson = graphene.Field(Lesson, lesson_id=graphene.ID(required=True, description="the lesson to complete"),
                                      description="Mark a confirmed lesson of one's own completed once it has "
                                                  "started. Tutors only.")

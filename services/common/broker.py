@@ -74,7 +74,8 @@ ALL = "*"                    # every method of a service
 # (tests/architecture/test_broker_table.py fails when they differ). A new
 # subscription is a change to what that service may read, made here.
 SUBSCRIPTIONS = {
-    "learning": {"identity": ("user_created", "user_updated", "user_deactivated", "session_revoked")},
+    "learning": {"identity": ("user_created", "user_updated", "user_deactivated", "session_revoked"),
+                 "payment": ("payment_succeeded",)},
     "communication": {"identity": ("user_created", "session_revoked")},
     "analytics": {"identity": ("user_created", "user_updated", "user_deactivated", "session_revoked")},
 }

@@ -10,7 +10,7 @@ from services.common.contracts import EventSchema, Published, contract
 from services.common.schemas import CURRENCY_PATTERN
 
 CURRENCY = validate.Regexp(CURRENCY_PATTERN)
-LESSON_STATUSES = ("requested", "confirmed", "completed", "cancelled")
+LESSON_STATUSES = ("awaiting_payment", "requested", "confirmed", "completed", "cancelled", "expired")
 
 
 class TutorProfile(EventSchema):
@@ -56,15 +56,23 @@ class Lesson(EventSchema):
     meeting_url = fields.String(required=True, allow_none=True)
     cancelled_by_user_id = fields.UUID(required=True, allow_none=True)
     cancel_reason = fields.String(required=True, allow_none=True)
+    # When an awaiting_payment lesson expires unpaid; null for a free lesson.
+    payment_due_at = fields.AwareDateTime(required=True, allow_none=True)
 
 
 class LessonBooked(Lesson):
     price = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
     currency = fields.String(required=True, validate=CURRENCY)
+    # For payment's charge description and invoice (learning's copies of the users).
+    course_title = fields.String(required=True)
+    student_name = fields.String(required=True)
+    student_email = fields.String(required=True)
+    tutor_name = fields.String(required=True)
 
 
 class LessonCancelled(Lesson):
     cancelled_by_role = fields.String(required=True, validate=validate.OneOf(("student", "tutor")))
+    cancelled_at = fields.AwareDateTime(required=True)
 
 
 class MatchingRequest(EventSchema):
@@ -89,5 +97,7 @@ PUBLISHED = Published(
     contract("lesson_confirmed", 1, Lesson),
     contract("lesson_completed", 1, Lesson),
     contract("lesson_cancelled", 1, LessonCancelled),
+    contract("lesson_paid", 1, Lesson),
+    contract("lesson_expired", 1, Lesson),
     contract("matching_request_created", 1, MatchingRequest),
 )

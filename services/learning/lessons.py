@@ -1,21 +1,35 @@
 """Lessons: booking inside the tutor's availability, and the status rules
 (services/learning/rules.py). The database refuses two live lessons of one
 tutor that overlap (``ex_lessons_tutor_no_overlap``), so a race cannot
-double-book."""
+double-book.
+
+A priced lesson is booked ``awaiting_payment`` and holds its slot until
+payment's ``payment_succeeded`` arrives (``mark_paid``: requested) or its
+``payment_due_at`` passes (``expire_overdue``, run by the service's timer:
+expired). Learning never calls payment: both moves are events.
+"""
+import logging
 import uuid
 from datetime import datetime, timezone
 
+from marshmallow import Schema, fields
 from psycopg2 import errorcodes
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from services.common.errors import BadInput, Conflict, Forbidden, NotFound
+from services.common.inbox import DeadLetter
 from services.common.paging import decode_cursor, encode_cursor
 from services.learning import rules
 from services.learning.courses import course_by_id, course_view
 from services.learning.models import (Course, CourseStatus, Lesson, LessonStatus, Student, Tutor,
                                       TutorAvailability)
 from services.learning.user_copies import student_by_user
+
+log = logging.getLogger(__name__)
+
+# Lessons one expiry tick claims and expires in one unit of work.
+EXPIRY_BATCH = 100
 
 
 def lesson_view(lesson, tutor_user_id, student_user_id):
@@ -25,7 +39,8 @@ def lesson_view(lesson, tutor_user_id, student_user_id):
             "ends_at": lesson.ends_at.isoformat(), "status": lesson.status.value,
             "meeting_url": lesson.meeting_url,
             "cancelled_by_user_id": str(lesson.cancelled_by_user_id) if lesson.cancelled_by_user_id else None,
-            "cancel_reason": lesson.cancel_reason}
+            "cancel_reason": lesson.cancel_reason,
+            "payment_due_at": lesson.payment_due_at.isoformat() if lesson.payment_due_at else None}
 
 
 def fits_availability(session, tutor, start, end):
@@ -40,7 +55,9 @@ def fits_availability(session, tutor, start, end):
         TutorAvailability.end_time >= local_end).limit(1)).first() is not None
 
 
-def book(uow, student_user_id, course_id, scheduled_at):
+def book(uow, student_user_id, course_id, scheduled_at, payment_minutes):
+    """Book a lesson of an active course; a priced one waits
+    ``payment_minutes`` for its payment (rules.initial_status)."""
     session = uow.session
     student = student_by_user(session, student_user_id)
     course = course_by_id(session, course_id)
@@ -49,11 +66,14 @@ def book(uow, student_user_id, course_id, scheduled_at):
     tutor = session.get(Tutor, course.tutor_id)
     if tutor.user_id == student.user_id:
         raise Forbidden("a tutor cannot book their own course")
-    start, end = rules.lesson_window(scheduled_at, course.duration, datetime.now(timezone.utc))
+    now = datetime.now(timezone.utc)
+    start, end = rules.lesson_window(scheduled_at, course.duration, now)
     if not fits_availability(session, tutor, start, end):
         raise BadInput("the tutor is not available then",
                        {"scheduled_at": ["Outside the tutor's availability."]})
-    lesson = Lesson(course_id=course.id, tutor_id=tutor.id, student_id=student.id, scheduled_at=start, ends_at=end)
+    lesson = Lesson(course_id=course.id, tutor_id=tutor.id, student_id=student.id, scheduled_at=start, ends_at=end,
+                    status=rules.initial_status(course.price),
+                    payment_due_at=rules.payment_due(now, payment_minutes, course.price))
     session.add(lesson)
     try:
         session.flush()
@@ -62,7 +82,8 @@ def book(uow, student_user_id, course_id, scheduled_at):
             raise Conflict("the tutor is already booked at that time", {"scheduled_at": ["Already booked."]})
         raise
     view = lesson_view(lesson, tutor.user_id, student.user_id)
-    uow.emit("lesson_booked", dict(view, price=course.price, currency=course.currency))
+    uow.emit("lesson_booked", dict(view, price=course.price, currency=course.currency, course_title=course.title,
+                                   student_name=student.name, student_email=student.email, tutor_name=tutor.name))
     return view
 
 
@@ -86,15 +107,82 @@ def transition(uow, principal, lesson_id, to, reason=""):
     """Apply one status change under a row lock."""
     lesson, tutor_uid, student_uid = _lesson_with_parties(uow.session, lesson_id, lock=True)
     party = rules.party_of(principal.user_id, tutor_uid, student_uid)
-    rules.check_transition(lesson.status, to, party, datetime.now(timezone.utc), lesson.scheduled_at)
+    now = datetime.now(timezone.utc)
+    rules.check_transition(lesson.status, to, party, now, lesson.scheduled_at)
     if to == LessonStatus.cancelled:
         lesson.cancelled_by_user_id, lesson.cancel_reason = uuid.UUID(principal.user_id), reason
     lesson.status = to
     uow.session.flush()
     view = lesson_view(lesson, tutor_uid, student_uid)
-    data = dict(view, cancelled_by_role=party) if to == LessonStatus.cancelled else view
+    data = dict(view, cancelled_by_role=party, cancelled_at=now.isoformat()) if to == LessonStatus.cancelled \
+        else view
     uow.emit("lesson_" + to.value, data)
     return view
+
+
+class PaymentSucceeded(Schema):
+    """Learning's own reading of payment's ``payment_succeeded`` v1: only
+    the fields it uses (unknown keys are ignored: services/common/inbox.py)."""
+    payment_id = fields.String(load_default=None)
+    lesson_id = fields.UUID(required=True)
+    student_user_id = fields.UUID(required=True)
+
+
+def mark_paid(uow, data):
+    """Payment took the student's money for a lesson: an awaiting_payment
+    lesson becomes requested, for the tutor to confirm, and ``lesson_paid``
+    says so (even past its payment_due_at, if the timer has not expired it
+    yet: the slot is still held). A lesson that expired or was cancelled
+    meanwhile is left as it is; payment refunds such a payment itself. The
+    inbox applies each event once."""
+    row = uow.session.execute(
+        select(Lesson, Tutor.user_id, Student.user_id).join(Tutor, Tutor.id == Lesson.tutor_id)
+        .join(Student, Student.id == Lesson.student_id).where(Lesson.id == data["lesson_id"])
+        .with_for_update(of=Lesson)).first()
+    if row is None:
+        raise DeadLetter("payment_succeeded for an unknown lesson {}".format(data["lesson_id"]))
+    lesson, tutor_uid, student_uid = row
+    if student_uid != data["student_user_id"]:
+        raise DeadLetter("payment_succeeded for lesson {} names student {}, not the lesson's".format(
+            lesson.id, data["student_user_id"]))
+    if not rules.can_mark_paid(lesson.status):
+        log.info("payment %s for lesson %s arrived when it was %s: left as it is", data.get("payment_id"),
+                 lesson.id, lesson.status.value)
+        return None
+    lesson.status = LessonStatus.requested
+    uow.session.flush()
+    view = lesson_view(lesson, tutor_uid, student_uid)
+    uow.emit("lesson_paid", view)
+    return view
+
+
+def claim_overdue(session, now, limit):
+    """Lock up to ``limit`` unpaid lessons whose payment_due_at has passed
+    (rules.overdue), oldest deadline first, with their parties' user ids.
+    ``SKIP LOCKED``: rows another instance has claimed are passed over, so
+    two instances never claim one lesson, and neither waits for the other."""
+    return session.execute(
+        select(Lesson, Tutor.user_id, Student.user_id).join(Tutor, Tutor.id == Lesson.tutor_id)
+        .join(Student, Student.id == Lesson.student_id)
+        .where(Lesson.status == LessonStatus.awaiting_payment, Lesson.payment_due_at <= now)
+        .order_by(Lesson.payment_due_at, Lesson.id).limit(limit)
+        .with_for_update(of=Lesson, skip_locked=True)).all()
+
+
+def expire_overdue(uow, now, limit=EXPIRY_BATCH):
+    """Expire one batch of unpaid lessons past their payment_due_at, freeing
+    their slots, with a ``lesson_expired`` each; the views, in the order
+    claimed. The caller commits the batch as one unit of work."""
+    views = []
+    for lesson, tutor_uid, student_uid in claim_overdue(uow.session, now, limit):
+        if not rules.overdue(lesson.status, lesson.payment_due_at, now):
+            continue  # the query applies the same rule; a row it claims is always due
+        lesson.status = LessonStatus.expired
+        uow.session.flush()
+        view = lesson_view(lesson, tutor_uid, student_uid)
+        uow.emit("lesson_expired", view)
+        views.append(view)
+    return views
 
 
 def lessons_for_users(session, user_ids, role):
@@ -144,11 +232,12 @@ def lesson_pages_for_users(session, user_ids, role, q):
 
 
 def enrolled_courses(session, student_user_ids):
-    """Courses each student has a live or finished (not cancelled) lesson in."""
+    """Courses each student has a live or finished lesson in (not cancelled or expired)."""
     query = select(Student.user_id, Course, Tutor.user_id).distinct() \
         .join(Lesson, Lesson.student_id == Student.id).join(Course, Course.id == Lesson.course_id) \
         .join(Tutor, Tutor.id == Course.tutor_id) \
-        .where(and_(Student.user_id.in_(student_user_ids), Lesson.status != LessonStatus.cancelled))
+        .where(and_(Student.user_id.in_(student_user_ids),
+                    Lesson.status.not_in((LessonStatus.cancelled, LessonStatus.expired))))
     result = {str(u): [] for u in student_user_ids}
     for student_uid, course, tutor_uid in session.execute(query).all():
         result[str(student_uid)].append(course_view(course, tutor_uid))

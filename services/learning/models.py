@@ -26,6 +26,17 @@ class LessonStatus(str, enum.Enum):
     confirmed = "confirmed"
     completed = "completed"
     cancelled = "cancelled"
+    # A priced lesson until payment's payment_succeeded arrives (then
+    # requested), or until payment_due_at passes (then expired).
+    awaiting_payment = "awaiting_payment"
+    expired = "expired"
+
+
+# The statuses that hold a tutor's time: the exclusion constraint
+# ex_lessons_tutor_no_overlap below and the bookable slots
+# (services/learning/slots.py) both read this.
+HOLDS_SLOT = (LessonStatus.awaiting_payment, LessonStatus.requested, LessonStatus.confirmed)
+HOLDS_SLOT_SQL = "status IN ({})".format(", ".join("'{}'".format(s.value) for s in HOLDS_SLOT))
 
 
 class CourseStatus(str, enum.Enum):
@@ -130,16 +141,19 @@ class Lesson(Base):
     __table_args__ = (
         CheckConstraint("ends_at > scheduled_at", name="ck_lessons_order"),
         # The database itself refuses a tutor double-booking: no two live
-        # lessons of one tutor may overlap in time.
+        # lessons of one tutor (unpaid ones included) may overlap in time.
         ExcludeConstraint(
             ("tutor_id", "="),
             (text("tstzrange(scheduled_at, ends_at, '[)')"), "&&"),
             name="ex_lessons_tutor_no_overlap",
             using="gist",
-            where=text("status IN ('requested', 'confirmed')"),
+            where=text(HOLDS_SLOT_SQL),
         ),
         Index("ix_lessons_student_id", "student_id", "scheduled_at"),
         Index("ix_lessons_tutor_id", "tutor_id", "scheduled_at"),
+        # The expiry timer's claim (lessons.claim_overdue) reads only unpaid lessons.
+        Index("ix_lessons_payment_due_at", "payment_due_at",
+              postgresql_where=text("status = 'awaiting_payment'")),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -153,6 +167,8 @@ class Lesson(Base):
     meeting_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     cancelled_by_user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
     cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # When an awaiting_payment lesson expires unpaid; null for a free lesson.
+    payment_due_at = mapped_column(DateTime(timezone=True), nullable=True)
     created_at = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     updated_at = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now(),
                                onupdate=func.now())

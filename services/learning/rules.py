@@ -3,10 +3,17 @@ unit-tested without a database (tests/unit/test_learning_rules.py).
 
 The lesson status machine::
 
-    requested -> confirmed -> completed
-    requested | confirmed -> cancelled
+    awaiting_payment -> requested -> confirmed -> completed
+    awaiting_payment | requested | confirmed -> cancelled
+    awaiting_payment -> expired
 
-The tutor confirms and completes; either party cancels, before the start.
+A priced course's lesson is booked ``awaiting_payment`` and holds its slot
+until payment's ``payment_succeeded`` moves it to ``requested`` (the
+tutor's turn), or until ``payment_due_at`` passes and learning's expiry
+timer moves it to ``expired`` (``overdue``). A free course's lesson is
+booked ``requested``. The tutor confirms (only a paid, ``requested``
+lesson) and completes; either party cancels, before the start. Nothing
+moves an ``expired``, ``cancelled`` or ``completed`` lesson.
 """
 import zoneinfo
 from datetime import timedelta, timezone
@@ -15,10 +22,33 @@ from services.common.errors import BadInput, Conflict, Forbidden
 from services.learning.models import LessonStatus
 
 ALLOWED = {
+    LessonStatus.awaiting_payment: {LessonStatus.requested, LessonStatus.cancelled, LessonStatus.expired},
     LessonStatus.requested: {LessonStatus.confirmed, LessonStatus.cancelled},
     LessonStatus.confirmed: {LessonStatus.completed, LessonStatus.cancelled},
 }
 TUTOR_ONLY = {LessonStatus.confirmed: "confirm", LessonStatus.completed: "complete"}
+
+
+def initial_status(price):
+    """A priced lesson waits for payment; a free one goes to the tutor at once."""
+    return LessonStatus.awaiting_payment if price > 0 else LessonStatus.requested
+
+
+def payment_due(now, minutes, price):
+    """When an unpaid lesson booked ``now`` expires; None for a free one."""
+    return now + timedelta(minutes=minutes) if price > 0 else None
+
+
+def overdue(status, payment_due_at, now):
+    """True if an unpaid lesson's time to pay is over: the expiry timer's rule."""
+    return status == LessonStatus.awaiting_payment and payment_due_at is not None and payment_due_at <= now
+
+
+def can_mark_paid(status):
+    """Only a lesson still waiting for its payment becomes requested when it
+    arrives; one that expired or was cancelled meanwhile stays as it is
+    (payment refunds it)."""
+    return status == LessonStatus.awaiting_payment
 
 
 def party_of(user_id, tutor_user_id, student_user_id):
@@ -32,7 +62,9 @@ def party_of(user_id, tutor_user_id, student_user_id):
 
 def check_transition(status, to, party, now, scheduled_at):
     """Refuse a status change that the machine, the party or the clock does
-    not allow; returns nothing when it is allowed."""
+    not allow; returns nothing when it is allowed. The parties' moves only
+    (confirm, complete, cancel): payment and expiry are the platform's
+    (can_mark_paid, overdue)."""
     if to in TUTOR_ONLY and party != "tutor":
         raise Forbidden("only the lesson's tutor may {} it".format(TUTOR_ONLY[to]))
     if to == LessonStatus.cancelled:
@@ -40,6 +72,9 @@ def check_transition(status, to, party, now, scheduled_at):
             raise Forbidden("only the lesson's tutor or student may cancel it")
         if now >= scheduled_at:
             raise Conflict("a lesson can be cancelled only before it starts", {"status": ["Already started."]})
+    if to == LessonStatus.confirmed and status == LessonStatus.awaiting_payment:
+        raise Conflict("an awaiting_payment lesson cannot be confirmed: it awaits the student's payment",
+                       {"status": ["Awaiting payment."]})
     if to == LessonStatus.completed and now < scheduled_at:
         raise Conflict("a lesson can be completed only after it starts", {"status": ["Not started yet."]})
     if to not in ALLOWED.get(status, set()):

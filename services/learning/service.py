@@ -1,6 +1,7 @@
 """Learning service entrypoints: each checks the caller's token, validates
 its payload, and hands over to the module that owns the rule, in one unit
 of work that it commits."""
+import logging
 from datetime import datetime, timezone
 
 from nameko.dependency_providers import Config
@@ -12,6 +13,7 @@ from services.common.errors import BadInput
 from services.common.health import HealthRpc
 from services.common.inbox import DeadLetterRpc, Inbox, subscribe
 from services.common.rpc import RpcProxy, rpc
+from services.common.timers import timer
 from services.common.uow import UnitOfWorkProvider
 from services.common.validation import load, parse_uuid, parse_uuid_list
 from services.learning import courses, languages, lessons, matching, slots, subjects, tutors, user_copies
@@ -25,6 +27,8 @@ from services.learning.schemas import (AvailabilitySchema, BookableSlotsSchema, 
 TUTOR, STUDENT, ADMIN, ADMIN_OR_SERVICE = {"tutor"}, {"student"}, {"admin"}, {"admin", "service"}
 USER_EVENT = {"versions": {1}, "schema": user_copies.UserSnapshot}
 CATALOGUE = "the marketplace's public catalogue: anyone may browse it, signed in or not"
+
+log = logging.getLogger(__name__)
 
 
 class LearningService(HealthRpc, DeadLetterRpc):
@@ -55,6 +59,31 @@ class LearningService(HealthRpc, DeadLetterRpc):
     @subscribe("identity", "session_revoked", **revocations.SESSION_REVOKED)
     def on_session_revoked(self, uow, event):
         revocations.record(uow, RevokedSession, event.data)
+
+    # Payment's half of the booking saga: a paid lesson goes to its tutor.
+
+    @subscribe("payment", "payment_succeeded", versions={1}, schema=lessons.PaymentSucceeded)
+    def on_payment_succeeded(self, uow, event):
+        lessons.mark_paid(uow, event.data)
+
+    @timer("LESSON_EXPIRY_INTERVAL_SECONDS", default=5)
+    def expire_unpaid_lessons(self):
+        """Expire lessons not paid by their payment_due_at, a batch per unit
+        of work until none is left; several instances share the work
+        (lessons.claim_overdue). A failure (the database down) is logged and
+        the next tick tries again."""
+        try:
+            while True:
+                with self.uow() as uow:
+                    expired = lessons.expire_overdue(uow, datetime.now(timezone.utc))
+                    uow.commit()
+                if expired:
+                    log.info("expired %d unpaid lesson(s)", len(expired))
+                if len(expired) < lessons.EXPIRY_BATCH:
+                    break
+        except Exception as exc:
+            log.warning("expiring unpaid lessons: %s (trying again next tick)",
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
     @rpc
     def resync_users(self, token, page_size=500):
@@ -204,7 +233,8 @@ class LearningService(HealthRpc, DeadLetterRpc):
         student = self.auth.require(token, STUDENT)
         data = load(BookLessonSchema(), payload)
         with self.uow() as uow:
-            view = lessons.book(uow, student.user_id, data["course_id"], data["scheduled_at"])
+            view = lessons.book(uow, student.user_id, data["course_id"], data["scheduled_at"],
+                                float(self.config.get("LESSON_PAYMENT_MINUTES", 15)))
             uow.commit()
         return view
 

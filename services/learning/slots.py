@@ -9,11 +9,10 @@ from sqlalchemy import select
 from services.common.errors import Conflict
 from services.learning import rules
 from services.learning.courses import course_by_id
-from services.learning.models import CourseStatus, Lesson, LessonStatus, Tutor, TutorAvailability
+# HOLDS_SLOT: the statuses that hold a tutor's time, unpaid lessons included;
+# those of the exclusion constraint ex_lessons_tutor_no_overlap.
+from services.learning.models import HOLDS_SLOT, CourseStatus, Lesson, Tutor, TutorAvailability
 
-# The statuses that hold a tutor's time: those of the exclusion constraint
-# ex_lessons_tutor_no_overlap (services/learning/models.py).
-HOLDS_SLOT = (LessonStatus.requested, LessonStatus.confirmed)
 MAX_SLOTS = 500
 
 

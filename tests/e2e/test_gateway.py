@@ -9,7 +9,7 @@ import requests
 
 from services.common.config import SERVICES
 from tests.e2e.conftest import Gateway, start_gateway
-from tests.integration.helpers import Db, create_admin_with_cli, new_user, wait_for
+from tests.integration.helpers import Db, create_admin_with_cli, mark_lesson_paid, new_user, wait_for
 from tests.integration.learning_fixtures import ALL_WEEK, midday_zone, soon, start_shortly
 
 REGISTER = """mutation($input: RegisterInput!) { register(input: $input) { ok message } }"""
@@ -64,7 +64,7 @@ def tutor_setup(gateway, learning_db):
     return tutor_with_course(gateway, learning_db, "gql-maths", "Graph theory")
 
 
-def test_every_mutation_and_the_federated_user(gateway, learning_db, tutor_setup):
+def test_every_mutation_and_the_federated_user(gateway, learning_db, tutor_setup, amqp_uri):
     tutor, tutor_token, course = tutor_setup
     student, token, session = signed_up(gateway, learning_db)
     assert student["email"] and student["role"] == "STUDENT"
@@ -78,9 +78,15 @@ def test_every_mutation_and_the_federated_user(gateway, learning_db, tutor_setup
     assert me["updateMe"]["lastName"] == "Graph"
 
     lesson = gateway.data("""mutation($c: ID!, $t: String!) { bookLesson(courseId: $c, scheduledAt: $t)
-                             { id status course { title } tutor { name } student { firstName } } }""",
+                             { id status paymentDueAt course { title } tutor { name } student { firstName } } }""",
                           {"c": course["id"], "t": soon(2).isoformat()}, token)["bookLesson"]
-    assert lesson["status"] == "REQUESTED" and lesson["course"]["title"] == "Graph theory"
+    assert lesson["status"] == "AWAITING_PAYMENT" and lesson["course"]["title"] == "Graph theory"
+    assert lesson["paymentDueAt"]
+    unpaid = gateway.gql("""mutation($l: ID!) { confirmLesson(lessonId: $l) { status } }""",
+                         {"l": lesson["id"]}, tutor_token)
+    assert error_codes(unpaid) == ["CONFLICT"], unpaid
+    mark_lesson_paid(amqp_uri, learning_db, {"id": lesson["id"], "student_user_id": student["id"],
+                                             "tutor_user_id": tutor["id"]})
     start_shortly(learning_db, lesson["id"], 2)
     assert gateway.data("""mutation($l: ID!) { confirmLesson(lessonId: $l) { status } }""",
                         {"l": lesson["id"]}, tutor_token)["confirmLesson"]["status"] == "CONFIRMED"
@@ -742,14 +748,15 @@ def test_my_lessons_filter_and_page(gateway, learning_db):
     middle = gateway.data(MY_LESSONS, window, token)["me"]["lessons"]["edges"]
     assert [e["node"]["id"] for e in middle] == [booked[1]]
     # the tutor sees them as the tutor, paged the same way
-    as_tutor = gateway.data(MY_LESSONS, {"status": "REQUESTED"}, tutor_token)["me"]["lessons"]["edges"]
+    as_tutor = gateway.data(MY_LESSONS, {"status": "AWAITING_PAYMENT"}, tutor_token)["me"]["lessons"]["edges"]
     assert [e["node"]["id"] for e in as_tutor] == [booked[0], booked[2]]
     bad = gateway.gql(MY_LESSONS, {"first": 2, "to": start.isoformat(), "from": start.isoformat()}, token)
     assert error_codes(bad) == ["BAD_USER_INPUT"] and set(bad["errors"][0]["extensions"]["fields"]) == {"to"}
 
 
 def test_statuses_are_enums_with_described_values(gateway):
-    for name, values in [("LessonStatus", {"REQUESTED", "CONFIRMED", "COMPLETED", "CANCELLED"}),
+    for name, values in [("LessonStatus", {"AWAITING_PAYMENT", "REQUESTED", "CONFIRMED", "COMPLETED", "CANCELLED",
+                                           "EXPIRED"}),
                          ("CourseStatus", {"ACTIVE", "ARCHIVED"}), ("MatchingRequestStatus", {"OPEN", "CLOSED"})]:
         enum = gateway.data('{ __type(name: "%s") { kind enumValues { name description } } }' % name)["__type"]
         assert enum["kind"] == "ENUM" and {v["name"] for v in enum["enumValues"]} == values

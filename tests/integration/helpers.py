@@ -76,6 +76,32 @@ def publish(amqp_uri, source, envelope, routing_key=None):
             envelope, routing_key=routing_key or envelope["event_type"], delivery_mode=2)
 
 
+def payment_succeeded(lesson_id, student_user_id, tutor_user_id=None, amount=4500, currency="EUR"):
+    """A ``payment_succeeded`` v1 envelope as payment publishes it on
+    ``payment.events`` (its data as docs/events.md describes it)."""
+    fee = amount * 15 // 100
+    return make_envelope("payment_succeeded", {
+        "payment_id": str(uuid.uuid4()), "lesson_id": str(lesson_id), "student_user_id": str(student_user_id),
+        "tutor_user_id": str(tutor_user_id or uuid.uuid4()), "amount": amount, "platform_fee": fee,
+        "currency": currency, "stripe_payment_intent_id": "pi_test_" + uuid.uuid4().hex[:24],
+        "succeeded_at": datetime.now(timezone.utc).isoformat()}, producer="payment")
+
+
+def mark_lesson_paid(amqp_uri, learning_db, lesson, envelope=None, timeout=30):
+    """Pay for a booked lesson as the payment service would: publish its
+    ``payment_succeeded`` (as payment, the only user that may publish to
+    ``payment.events``) and wait until learning has made the lesson
+    ``requested``. ``lesson`` is learning's view (``id``,
+    ``student_user_id``, ``tutor_user_id``); returns the envelope sent, so
+    a test can send it again."""
+    envelope = envelope or payment_succeeded(lesson["id"], lesson["student_user_id"], lesson.get("tutor_user_id"))
+    publish(amqp_uri, "payment", envelope)
+    wait_for(lambda: learning_db.scalar("SELECT status::text FROM lessons WHERE id = :id",
+                                        id=lesson["id"]) == "requested",
+             timeout=timeout, message="lesson {} paid".format(lesson["id"]))
+    return envelope
+
+
 def messages_in(amqp_uri, queue):
     """Ready and unacknowledged messages in ``queue``, as the broker counts them."""
     vhost = unquote(urlsplit(amqp_uri).path[1:]) or "/"

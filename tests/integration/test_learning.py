@@ -8,7 +8,8 @@ import pytest
 from kombu import Connection, Exchange, Queue
 
 from services.common.errors import BadInput, Conflict, Forbidden, NotFound, Unauthenticated
-from tests.integration.helpers import Db, new_user, wait_for
+from tests.integration.helpers import (Db, mark_lesson_paid, messages_in, new_user, payment_succeeded, publish,
+                                       wait_for)
 from tests.integration.learning_fixtures import (ALL_WEEK, midday_zone, people, soon,  # noqa: F401
                                                  start_shortly, tutor_with_course)
 
@@ -58,7 +59,7 @@ def tap(platform, amqp_uri):
     t.close()
 
 
-def test_full_path_through_the_rpc_api(platform, rpc, tap, learning_db):
+def test_full_path_through_the_rpc_api(platform, rpc, tap, learning_db, amqp_uri):
     # 1. a tutor and a student register with identity and log in
     tutor_in, student_in = new_user(role="tutor"), new_user(role="student")
     for payload in (tutor_in, student_in):
@@ -89,13 +90,17 @@ def test_full_path_through_the_rpc_api(platform, rpc, tap, learning_db):
     assert [t["user_id"] for t in found["items"]] == [tutor_user["id"]]
     assert rpc.learning.courses_for_tutors([tutor_user["id"]])[tutor_user["id"]][0]["id"] == course["id"]
     lesson = rpc.learning.book_lesson(student_token, {"course_id": course["id"], "scheduled_at": soon(2).isoformat()})
-    assert lesson["status"] == "requested" and lesson["student_user_id"] == student_user["id"]
-    start_shortly(learning_db, lesson["id"])
-    lesson = rpc.learning.get_lesson(student_token, lesson["id"])
+    assert lesson["status"] == "awaiting_payment" and lesson["student_user_id"] == student_user["id"]
     booked = tap.wait_for("lesson_booked", id=lesson["id"])
     assert booked["data"]["price"] == 6000 and booked["data"]["currency"] == "EUR"
 
-    # 4. the tutor confirms, then completes once the lesson has started
+    # 4. payment takes the money (its payment_succeeded event) and the lesson goes to the tutor
+    mark_lesson_paid(amqp_uri, learning_db, lesson)
+    assert tap.wait_for("lesson_paid", id=lesson["id"])["data"]["status"] == "requested"
+    start_shortly(learning_db, lesson["id"])
+    lesson = rpc.learning.get_lesson(student_token, lesson["id"])
+
+    # 5. the tutor confirms, then completes once the lesson has started
     assert rpc.learning.confirm_lesson(tutor_token, lesson["id"])["status"] == "confirmed"
     tap.wait_for("lesson_confirmed", id=lesson["id"])
     time.sleep(max(0.0, (datetime.fromisoformat(lesson["scheduled_at"]) - datetime.now(timezone.utc))
@@ -118,6 +123,7 @@ def test_full_path_through_the_rpc_api(platform, rpc, tap, learning_db):
     rpc.learning.cancel_lesson(student_token, later["id"], {"reason": "exam moved"})
     cancelled = tap.wait_for("lesson_cancelled", id=later["id"])
     assert cancelled["data"]["cancelled_by_role"] == "student"
+    assert datetime.fromisoformat(cancelled["data"]["cancelled_at"]) < datetime.fromisoformat(later["scheduled_at"])
     assert cancelled["data"]["cancelled_by_user_id"] == student_user["id"]
     assert cancelled["data"]["cancel_reason"] == "exam moved"
 
@@ -221,6 +227,10 @@ def test_status_rules(platform, rpc, people):
     other_tutor, _ = tutor_with_course(rpc, people)
     student, stranger = people.make("student"), people.make("student")
     lesson = rpc.learning.book_lesson(student.token, {"course_id": course["id"], "scheduled_at": soon(2).isoformat()})
+    with pytest.raises(Conflict) as caught:  # not paid yet
+        rpc.learning.confirm_lesson(tutor.token, lesson["id"])
+    assert "awaiting_payment" in caught.value.message and "awaits" in caught.value.message
+    mark_lesson_paid(people.amqp_uri, people.db, lesson)
     start_shortly(people.db, lesson["id"], 2)
     with pytest.raises(Forbidden):
         rpc.learning.confirm_lesson(other_tutor.token, lesson["id"])
@@ -457,7 +467,7 @@ def test_course_update_and_archive(platform, rpc, people, tap):
     assert archived["status"] == "archived" and archived["title"] == "Algebra II"
     tap.wait_for("course_archived", id=course["id"])
     assert rpc.learning.archive_course(tutor.token, course["id"]) == archived  # again: a no-op
-    assert rpc.learning.get_lesson(student.token, lesson["id"])["status"] == "requested"
+    assert rpc.learning.get_lesson(student.token, lesson["id"])["status"] == "awaiting_payment"
     assert rpc.learning.courses_for_tutors([tutor.user_id])[tutor.user_id] == []
     with pytest.raises(Conflict) as caught:
         rpc.learning.book_lesson(student.token, {"course_id": course["id"], "scheduled_at": soon(7200).isoformat()})
@@ -520,3 +530,173 @@ def test_search_is_case_insensitive_and_tolerates_near_misses(platform, rpc, peo
     names = {lang["code"]: lang["name"] for lang in rpc.learning.list_languages()}
     assert len(names) == 183 and names["pt"] == "Portuguese"
     assert "maths" in rpc.learning.list_subjects()
+
+
+# Booking and payment: learning's half of the saga, driven by payment's events.
+
+def lesson_events(db, event_type, lesson_id):
+    """How many ``event_type`` events learning staged for the lesson (its outbox)."""
+    return db.scalar("SELECT count(*) FROM outbox WHERE event_type = :t AND envelope->'data'->>'id' = :id",
+                     t=event_type, id=lesson_id)
+
+
+def handled(db, event_id):
+    """True once learning's inbox has taken the event (in the same transaction as its effect)."""
+    return db.scalar("SELECT count(*) FROM inbox WHERE event_id = :e", e=event_id) == 1
+
+
+def test_a_priced_booking_awaits_payment_and_a_free_one_does_not(platform, rpc, people, tap, learning_db):
+    tutor, course = tutor_with_course(rpc, people, price=4500)
+    student = people.make("student")
+    before = datetime.now(timezone.utc)
+    lesson = rpc.learning.book_lesson(student.token, {"course_id": course["id"],
+                                                      "scheduled_at": soon(3600).isoformat()})
+    due = datetime.fromisoformat(lesson["payment_due_at"])
+    assert lesson["status"] == "awaiting_payment"
+    assert before + timedelta(minutes=15) <= due <= datetime.now(timezone.utc) + timedelta(minutes=15)
+    assert rpc.learning.get_lesson(student.token, lesson["id"])["payment_due_at"] == lesson["payment_due_at"]
+    assert rpc.learning.lessons_for_users(tutor.token, [tutor.user_id], "tutor")[tutor.user_id][0][
+        "payment_due_at"] == lesson["payment_due_at"]
+
+    booked = tap.wait_for("lesson_booked", id=lesson["id"])["data"]
+    student_copy = learning_db.all("SELECT name, email FROM students WHERE user_id = :u", u=student.user_id)[0]
+    tutor_name = learning_db.scalar("SELECT name FROM tutors WHERE user_id = :u", u=tutor.user_id)
+    assert (booked["status"], booked["payment_due_at"]) == ("awaiting_payment", lesson["payment_due_at"])
+    assert (booked["course_title"], booked["student_name"], booked["student_email"], booked["tutor_name"]) == \
+        ("Algebra", student_copy.name, student_copy.email, tutor_name)
+    assert (booked["price"], booked["currency"]) == (4500, "EUR")
+
+    # an unpaid lesson holds its slot: another student cannot book over it
+    other = people.make("student")
+    with pytest.raises(Conflict):
+        rpc.learning.book_lesson(other.token, {"course_id": course["id"], "scheduled_at": lesson["scheduled_at"]})
+    # either party may cancel it before payment; the slot is free again
+    cancelled = rpc.learning.cancel_lesson(tutor.token, lesson["id"], {"reason": "away"})
+    assert cancelled["status"] == "cancelled"
+    event = tap.wait_for("lesson_cancelled", id=lesson["id"])["data"]
+    assert event["cancelled_by_role"] == "tutor" and datetime.fromisoformat(event["cancelled_at"]) <= \
+        datetime.now(timezone.utc)
+    assert rpc.learning.book_lesson(other.token, {"course_id": course["id"],
+                                                  "scheduled_at": lesson["scheduled_at"]})["status"] == \
+        "awaiting_payment"
+
+    # a free course needs no payment: its lesson goes to the tutor at once
+    free = rpc.learning.create_course(tutor.token, {"title": "Taster", "price": 0, "currency": "EUR",
+                                                    "duration": 30})
+    taster = rpc.learning.book_lesson(student.token, {"course_id": free["id"], "scheduled_at": soon(7200).isoformat()})
+    assert (taster["status"], taster["payment_due_at"]) == ("requested", None)
+    event = tap.wait_for("lesson_booked", id=taster["id"])["data"]
+    assert (event["status"], event["payment_due_at"], event["price"], event["course_title"]) == \
+        ("requested", None, 0, "Taster")
+    assert rpc.learning.confirm_lesson(tutor.token, taster["id"])["status"] == "confirmed"
+
+
+def test_payment_succeeded_moves_the_lesson_to_the_tutor_once(platform, rpc, people, tap, learning_db, amqp_uri):
+    tutor, course = tutor_with_course(rpc, people)
+    student = people.make("student")
+    lesson = rpc.learning.book_lesson(student.token, {"course_id": course["id"],
+                                                      "scheduled_at": soon(3600).isoformat()})
+    with pytest.raises(Conflict) as caught:
+        rpc.learning.confirm_lesson(tutor.token, lesson["id"])
+    assert caught.value.details == {"status": ["Awaiting payment."]}
+
+    envelope = mark_lesson_paid(amqp_uri, learning_db, lesson)
+    paid = tap.wait_for("lesson_paid", id=lesson["id"])
+    assert paid["version"] == 1 and paid["data"]["status"] == "requested"
+    assert paid["data"]["payment_due_at"] == lesson["payment_due_at"]
+
+    # the same event again (a redelivery) is applied once; so is another
+    # payment for a lesson that is no longer awaiting one
+    publish(amqp_uri, "payment", envelope)
+    again = payment_succeeded(lesson["id"], student.user_id, tutor.user_id)
+    publish(amqp_uri, "payment", again)
+    wait_for(lambda: handled(learning_db, again["event_id"]), message="second payment handled")
+    wait_for(lambda: messages_in(amqp_uri, PAYMENT_QUEUE) == 0, message="the duplicate consumed")
+    assert learning_db.scalar("SELECT count(*) FROM inbox WHERE event_id = :e", e=envelope["event_id"]) == 1
+    assert lesson_events(learning_db, "lesson_paid", lesson["id"]) == 1
+    assert rpc.learning.get_lesson(student.token, lesson["id"])["status"] == "requested"
+    assert rpc.learning.confirm_lesson(tutor.token, lesson["id"])["status"] == "confirmed"
+
+    # a payment naming another student is a dead letter, and changes nothing
+    other = rpc.learning.book_lesson(student.token, {"course_id": course["id"],
+                                                     "scheduled_at": soon(7200).isoformat()})
+    forged = payment_succeeded(other["id"], uuid.uuid4(), tutor.user_id)
+    publish(amqp_uri, "payment", forged)
+    wait_for(lambda: learning_db.scalar("SELECT status FROM failed_events WHERE event_id = :e",
+                                        e=forged["event_id"]) == "dead", message="dead letter")
+    assert rpc.learning.get_lesson(student.token, other["id"])["status"] == "awaiting_payment"
+
+
+PAYMENT_QUEUE = "evt-payment-payment_succeeded--learning.on_payment_succeeded"
+
+
+def test_an_unpaid_lesson_expires_and_frees_its_slot(platform, rpc, people, tap, learning_db, amqp_uri):
+    tutor, course = tutor_with_course(rpc, people)
+    student, other = people.make("student"), people.make("student")
+    at = soon(3600).isoformat()
+    lesson = rpc.learning.book_lesson(student.token, {"course_id": course["id"], "scheduled_at": at})
+    ask = {"course_id": course["id"], "days": 1}
+    assert lesson["scheduled_at"] not in [s["starts_at"] for s in rpc.learning.bookable_slots(other.token, ask)]
+
+    # its time to pay runs out (moved into the past here, as start_shortly moves a start)
+    learning_db.execute("UPDATE lessons SET payment_due_at = now() - interval '1 second' WHERE id = :id",
+                        id=lesson["id"])
+    expired = tap.wait_for("lesson_expired", id=lesson["id"])  # the timer ticks every 5 s
+    assert expired["version"] == 1 and expired["data"]["status"] == "expired"
+    assert rpc.learning.get_lesson(student.token, lesson["id"])["status"] == "expired"
+    assert lesson["scheduled_at"] in [s["starts_at"] for s in rpc.learning.bookable_slots(other.token, ask)]
+    assert rpc.learning.book_lesson(other.token, {"course_id": course["id"], "scheduled_at": at})["status"] == \
+        "awaiting_payment"
+    # nothing moves an expired lesson
+    for move, token in ((rpc.learning.confirm_lesson, tutor.token), (rpc.learning.cancel_lesson, student.token)):
+        with pytest.raises(Conflict):
+            move(token, lesson["id"])
+
+    # a payment that arrives too late leaves it expired (payment refunds it)
+    late = payment_succeeded(lesson["id"], student.user_id, tutor.user_id)
+    publish(amqp_uri, "payment", late)
+    wait_for(lambda: handled(learning_db, late["event_id"]), message="late payment handled")
+    assert rpc.learning.get_lesson(student.token, lesson["id"])["status"] == "expired"
+    assert lesson_events(learning_db, "lesson_paid", lesson["id"]) == 0
+    assert lesson_events(learning_db, "lesson_expired", lesson["id"]) == 1
+
+
+def test_two_claimers_never_expire_one_lesson_twice(platform, rpc, people, learning_db):
+    """Two instances' timers at once: each claims with FOR UPDATE SKIP
+    LOCKED, so a lesson the one holds is passed over by the other."""
+    from services.common.uow import script_units
+    from services.learning import lessons
+    from services.learning.events import PUBLISHED
+    from services.learning.models import Base
+
+    later = datetime.now(timezone.utc) + timedelta(days=1)  # past every payment_due_at booked today
+    with script_units("learning", Base, PUBLISHED) as units:
+        # Earlier tests' unpaid lessons first, so the claims below see only this test's.
+        with units() as uow:
+            while lessons.expire_overdue(uow, later, limit=1000):
+                pass
+            uow.commit()
+        tutor, course = tutor_with_course(rpc, people, duration=15)
+        student = people.make("student")
+        start = soon(3600)
+        mine = [rpc.learning.book_lesson(student.token, {
+            "course_id": course["id"], "scheduled_at": (start + timedelta(minutes=15 * i)).isoformat()})["id"]
+            for i in range(12)]
+
+        first, second = units(), units()
+        claimed_first = [v["id"] for v in lessons.expire_overdue(first, later, limit=5)]
+        # the first claim is not committed yet: its rows stay locked
+        claimed_second = [v["id"] for v in lessons.expire_overdue(second, later, limit=5)]
+        second.commit()
+        first.commit()
+        with units() as third:
+            claimed_third = [v["id"] for v in lessons.expire_overdue(third, later, limit=1000)]
+            third.commit()
+            assert lessons.expire_overdue(third, later) == []
+    assert len(claimed_first) == len(claimed_second) == 5 and len(claimed_third) == 2
+    assert not set(claimed_first) & set(claimed_second)
+    assert sorted(claimed_first + claimed_second + claimed_third) == sorted(mine)
+    for lesson_id in mine:
+        assert lesson_events(learning_db, "lesson_expired", lesson_id) == 1
+    assert learning_db.scalar("SELECT count(*) FROM lessons WHERE id::text = ANY(:ids) AND status = 'expired'",
+                              ids=mine) == 12

@@ -19,6 +19,8 @@ LATER, EARLIER = NOW + timedelta(hours=2), NOW - timedelta(hours=2)
     (S.requested, S.cancelled, "student", LATER),
     (S.confirmed, S.cancelled, "student", LATER),
     (S.confirmed, S.completed, "tutor", EARLIER),
+    (S.awaiting_payment, S.cancelled, "student", LATER),
+    (S.awaiting_payment, S.cancelled, "tutor", LATER),
 ])
 def test_allowed_transitions(status, to, party, start):
     assert rules.check_transition(status, to, party, NOW, start) is None
@@ -27,6 +29,8 @@ def test_allowed_transitions(status, to, party, start):
 @pytest.mark.parametrize("status, to", [
     (S.requested, S.completed), (S.confirmed, S.confirmed), (S.completed, S.cancelled),
     (S.completed, S.confirmed), (S.cancelled, S.confirmed), (S.cancelled, S.cancelled),
+    (S.awaiting_payment, S.completed), (S.expired, S.confirmed), (S.expired, S.cancelled),
+    (S.expired, S.completed),
 ])
 def test_the_machine_refuses_other_moves(status, to):
     start = EARLIER if to == S.completed else LATER
@@ -47,6 +51,45 @@ def test_cancel_only_before_the_start_and_complete_only_after():
         rules.check_transition(S.confirmed, S.cancelled, "student", NOW, NOW)
     with pytest.raises(Conflict, match="after it starts"):
         rules.check_transition(S.confirmed, S.completed, "tutor", NOW, LATER)
+
+
+def test_an_unpaid_lesson_cannot_be_confirmed_and_says_why():
+    with pytest.raises(Conflict) as caught:
+        rules.check_transition(S.awaiting_payment, S.confirmed, "tutor", NOW, LATER)
+    assert "awaiting_payment" in caught.value.message and "payment" in caught.value.message
+    assert caught.value.details == {"status": ["Awaiting payment."]}
+    with pytest.raises(Forbidden):  # the student may not confirm at all
+        rules.check_transition(S.awaiting_payment, S.confirmed, "student", NOW, LATER)
+    with pytest.raises(Conflict, match="before it starts"):
+        rules.check_transition(S.awaiting_payment, S.cancelled, "tutor", NOW, EARLIER)
+
+
+def test_a_priced_lesson_waits_for_payment_and_a_free_one_does_not():
+    assert rules.initial_status(4500) == S.awaiting_payment
+    assert rules.payment_due(NOW, 15, 4500) == NOW + timedelta(minutes=15)
+    assert rules.initial_status(0) == S.requested
+    assert rules.payment_due(NOW, 15, 0) is None
+
+
+@pytest.mark.parametrize("status, due, overdue", [
+    (S.awaiting_payment, EARLIER, True), (S.awaiting_payment, NOW, True), (S.awaiting_payment, LATER, False),
+    (S.awaiting_payment, None, False), (S.requested, EARLIER, False), (S.cancelled, EARLIER, False),
+    (S.expired, EARLIER, False),
+])
+def test_overdue_is_an_unpaid_lesson_past_its_due_time(status, due, overdue):
+    assert rules.overdue(status, due, NOW) is overdue
+
+
+@pytest.mark.parametrize("status, paid", [(S.awaiting_payment, True), (S.requested, False),
+                                          (S.confirmed, False), (S.cancelled, False), (S.expired, False),
+                                          (S.completed, False)])
+def test_only_an_awaiting_payment_lesson_is_marked_paid(status, paid):
+    assert rules.can_mark_paid(status) is paid
+
+
+def test_nothing_moves_an_expired_lesson():
+    assert not rules.ALLOWED.get(S.expired)
+    assert rules.ALLOWED[S.awaiting_payment] == {S.requested, S.cancelled, S.expired}
 
 
 def test_party_of_compares_ids_as_text():
