@@ -22,7 +22,6 @@ import platform as host  # noqa: E402
 import random  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -41,7 +40,7 @@ from kombu import Connection, Producer, Queue  # noqa: E402
 from sqlalchemy import create_engine, pool, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from scripts.platformctl import Platform, wait_gateway, wait_healthy  # noqa: E402
+from scripts.platformctl import Platform, free_port, wait_gateway, wait_healthy  # noqa: E402
 from scripts.throwaway import Throwaway  # noqa: E402
 from services.common import keys  # noqa: E402
 from services.common.config import SERVICES, admin_db_url  # noqa: E402
@@ -107,12 +106,6 @@ def say(message):
 
 
 # The platform under test ----------------------------------------------------
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def superuser_engine(database):
     return create_engine(make_url(admin_db_url()).set(database=database), poolclass=pool.NullPool)

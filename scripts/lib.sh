@@ -95,6 +95,18 @@ load_secrets() {
   set -a; source "$file"; set +a
 }
 
+# Stripe (docs/payments.md): with no STRIPE_SECRET_KEY, scripts/up starts
+# the local Stripe-compatible server, whose webhooks are signed with a
+# secret made once into .run/secrets.env. With a real key, give
+# STRIPE_WEBHOOK_SECRET too (what `stripe listen` prints).
+ensure_stripe_secret() {
+  local file="$ROOT/.run/secrets.env"
+  if [ -z "${STRIPE_SECRET_KEY:-}" ] && ! grep -q '^STRIPE_WEBHOOK_SECRET=' "$file"; then
+    echo "STRIPE_WEBHOOK_SECRET=whsec_$("$PY" -c 'import secrets; print(secrets.token_hex(24))')" >> "$file"
+  fi
+  set -a; source "$file"; set +a
+}
+
 # Token keys (docs/architecture.md, "Identity on RPC"): an Ed25519 key pair
 # per service, made once in .run/keys (git-ignored), private keys mode 0600.
 # scripts/platformctl.py gives each process its own private key and the

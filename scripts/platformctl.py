@@ -31,9 +31,11 @@ import json
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import xmlrpc.client
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -250,8 +252,21 @@ class Platform:
         cmd = [sys.executable, "-m", "services.common.nameko_cli", "run",
                "--config", os.path.join(ROOT, "config", check_service(service) + ".yaml"),
                "services.{0}.service:{1}Service".format(service, service.capitalize())]
-        return self._start(name, cmd, {**self.env, **self.key_env(service), **self.broker_env(service),
+        stripe = stripe_env(self.env) if service == "payment" else {}
+        return self._start(name, cmd, {**self.env, **self.key_env(service), **self.broker_env(service), **stripe,
                                        **(extra_env or {})})
+
+    def start_stripe(self):
+        """The local Stripe-compatible server (docs/stripe-local.md), when no
+        real Stripe key is set; its state is kept in the run directory."""
+        env = stripe_env(self.env)
+        if not env.get("STRIPE_LOCAL_PORT"):
+            return None
+        cmd = [sys.executable, "-m", "devservers.stripe_server",
+               "--state", os.path.join(self.run_dir, "stripe-local.json")]
+        pid = self._start("stripe", cmd, {**self.env, **env})
+        wait_stripe(env["STRIPE_API_BASE"])
+        return pid
 
     def start_gateway(self, extra_env=None, name="gateway"):
         """The GraphQL gateway under gunicorn with eventlet workers."""
@@ -435,6 +450,46 @@ def wait_healthy(services, uri=None, timeout=60):
     return reports
 
 
+def free_port():
+    """A TCP port on loopback that nothing listens on now (tests and benchmarks)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# The key the local Stripe server takes; any other STRIPE_SECRET_KEY is Stripe's own.
+LOCAL_STRIPE_KEY = "sk_test_local"
+
+
+def stripe_env(env):
+    """The Stripe settings the payment service (and the local server, when
+    it stands in for Stripe) runs with: a real ``STRIPE_SECRET_KEY`` goes to
+    Stripe with the developer's ``STRIPE_WEBHOOK_SECRET``; none, or the
+    local key, goes to the local server on ``STRIPE_LOCAL_PORT``, which
+    sends its webhooks to the payment service's ``PAYMENT_WEBHOOK_ADDRESS``."""
+    key = env.get("STRIPE_SECRET_KEY") or LOCAL_STRIPE_KEY
+    if key != LOCAL_STRIPE_KEY:
+        return {name: env[name] for name in ("STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET")
+                if env.get(name)}
+    port = env.get("STRIPE_LOCAL_PORT") or "12111"
+    webhooks = env.get("PAYMENT_WEBHOOK_ADDRESS") or "127.0.0.1:8010"
+    return {"STRIPE_SECRET_KEY": key, "STRIPE_LOCAL_PORT": port, "STRIPE_API_BASE": "http://127.0.0.1:" + port,
+            "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET") or "",
+            "STRIPE_WEBHOOK_URL": "http://{}/webhooks/stripe".format(webhooks)}
+
+
+def wait_stripe(api_base, timeout=30):
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(api_base + "/_local/health", timeout=2):
+                return
+        except OSError:
+            if time.time() > deadline:
+                raise RuntimeError("the local Stripe server did not answer at " + api_base)
+            time.sleep(0.2)
+
+
 def wait_gateway(url, timeout=60):
     """Until the gateway's /healthz answers (any status: services may still start)."""
     import urllib.error
@@ -474,7 +529,11 @@ def main(argv):
         os.environ.setdefault(key, value)
     platform = Platform(run_dir=os.environ.get("PLATFORM_RUN_DIR") or None)
     if cmd == "start":
-        names = [n for n in names if n != "gateway"]
+        names = [n for n in names if n not in ("gateway", "stripe")]
+        if not argv[1:] or "stripe" in argv[1:] or "payment" in names:
+            stripe_pid = platform.start_stripe()
+            if stripe_pid:
+                print("  starting {:<14} pid {}".format("stripe", stripe_pid))
         for s in names:
             print("  starting {:<14} pid {}".format(s, platform.start(s)))
         reports = wait_healthy(names, timeout=90)
@@ -496,6 +555,15 @@ def main(argv):
         print("  Redis:       {} (the gateway's sign-in throttle, api_gateway/throttle.py)".format(
             os.environ.get("GATEWAY_REDIS_URL", "redis://127.0.0.1:6379/0")))
         print("  PostgreSQL:  one database and role per service, listed above")
+        stripe = stripe_env(os.environ)
+        if stripe.get("STRIPE_LOCAL_PORT"):
+            print("  Stripe:      no STRIPE_SECRET_KEY set, so the local Stripe-compatible server at {} stands in "
+                  "(docs/stripe-local.md; log {}); webhooks go to {}".format(
+                      stripe["STRIPE_API_BASE"], _rel(platform.log_path("stripe")), stripe["STRIPE_WEBHOOK_URL"]))
+        else:
+            print("  Stripe:      Stripe itself, with the STRIPE_SECRET_KEY given; webhooks arrive at "
+                  "http://{}/webhooks/stripe (docs/payments.md)".format(
+                      os.environ.get("PAYMENT_WEBHOOK_ADDRESS", "127.0.0.1:8010")))
         print("\n  supervisord: pid {}, socket {}, log {}".format(
             platform.supervisord_pid(), _rel(platform.socket), _rel(platform.supervisord_log)))
         print("  processes:   {} status   (restart <name>, tail -f <name>)".format(supervisorctl_command(platform)))

@@ -18,6 +18,7 @@ import pytest  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from scripts.platformctl import free_port  # noqa: E402
 from scripts.throwaway import Throwaway  # noqa: E402
 from services.common.broker import adapt_nameko  # noqa: E402
 from services.common.config import PRINCIPALS, SERVICES, broker_settings  # noqa: E402
@@ -56,6 +57,14 @@ def _configure_test_environment():
     os.environ["GATEWAY_THROTTLE_PREFIX"] = "edtech:t{}:".format(RUN_ID)
     os.environ["GATEWAY_CREDENTIAL_CALLS_PER_MINUTE"] = "1000000"
     os.environ["GATEWAY_LOGIN_FREE_PER_CLIENT"] = "1000000"
+    # Payment talks to this run's own local Stripe server (docs/stripe-local.md),
+    # which signs its webhooks to this run's payment service with a secret of its own.
+    os.environ["STRIPE_SECRET_KEY"] = "sk_test_local"
+    os.environ["STRIPE_LOCAL_PORT"] = str(free_port())
+    os.environ["PAYMENT_WEBHOOK_ADDRESS"] = "127.0.0.1:{}".format(free_port())
+    os.environ["STRIPE_WEBHOOK_SECRET"] = "whsec_" + uuid.uuid4().hex
+    os.environ["STRIPE_LOCAL_PAYOUT_DELAY"] = "0.5"
+    os.environ["STRIPE_LOCAL_WEBHOOK_RETRY_BASE"] = "0.2"
 
 
 @pytest.fixture(scope="session")
@@ -93,6 +102,7 @@ def platform(amqp_uri, tmp_path_factory):
     from scripts.platformctl import Platform, wait_healthy
     run = Platform(run_dir=str(tmp_path_factory.mktemp("platform")))
     try:
+        run.start_stripe()
         for service in SERVICES:
             run.start(service)
         wait_healthy(SERVICES, uri=amqp_uri, timeout=90)

@@ -77,6 +77,8 @@ SUBSCRIPTIONS = {
     "learning": {"identity": ("user_created", "user_updated", "user_deactivated", "session_revoked"),
                  "payment": ("payment_succeeded",)},
     "communication": {"identity": ("user_created", "session_revoked")},
+    "payment": {"learning": ("lesson_booked", "lesson_expired", "lesson_cancelled", "lesson_completed"),
+                "identity": ("session_revoked",)},
     "analytics": {"identity": ("user_created", "user_updated", "user_deactivated", "session_revoked")},
 }
 

@@ -7,11 +7,13 @@ plain UUIDs, not foreign keys.
 import enum
 import uuid
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, String, Text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String,
+                        Text, UniqueConstraint)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.eventstore import event_store_models
+from services.common.revocations import revoked_sessions_model
 from services.common.modeling import (created_at, currency_check, currency_column, money_column, pg_enum, updated_at,
                                       user_ref, uuid_pk)
 
@@ -21,19 +23,41 @@ class Base(DeclarativeBase):
 
 
 class PaymentStatus(str, enum.Enum):
+    """docs/payments.md, "States": pending until a payment method succeeds;
+    failed after a decline (the student may try again); cancelled when the
+    lesson expired or was cancelled before it was paid."""
     pending = "pending"
     requires_action = "requires_action"
     succeeded = "succeeded"
     failed = "failed"
     refunded = "refunded"
     partially_refunded = "partially_refunded"
+    cancelled = "cancelled"
 
 
 class TransactionType(str, enum.Enum):
+    """Every money movement, each with its Stripe id (docs/payments.md, "Ledger")."""
     charge = "charge"
-    refund = "refund"
+    application_fee = "application_fee"
     transfer = "transfer"
+    refund = "refund"
+    application_fee_refund = "application_fee_refund"
+    transfer_reversal = "transfer_reversal"
     payout = "payout"
+
+
+class LessonState(str, enum.Enum):
+    """What payment has learnt of the lesson from learning's events."""
+    booked = "booked"
+    cancelled = "cancelled"
+    expired = "expired"
+    completed = "completed"
+
+
+class RefundKind(str, enum.Enum):
+    policy = "policy"              # a cancelled lesson, by the refund policy
+    admin = "admin"                # by hand, with a reason
+    compensation = "compensation"  # paid after the booking had ended
 
 
 class PayoutStatus(str, enum.Enum):
@@ -56,13 +80,15 @@ class Payment(Base):
         currency_check("payments"),
         CheckConstraint("amount >= 0", name="ck_payments_amount"),
         CheckConstraint("platform_fee BETWEEN 0 AND amount", name="ck_payments_platform_fee"),
-        Index("ix_payments_lesson_id", "lesson_id"),
-        Index("ix_payments_student_user_id", "student_user_id"),
+        CheckConstraint("amount_refunded BETWEEN 0 AND amount", name="ck_payments_amount_refunded"),
+        UniqueConstraint("lesson_id", name="uq_payments_lesson_id"),
+        Index("ix_payments_student_user_id", "student_user_id", "created_at"),
         Index("ix_payments_tutor_user_id", "tutor_user_id"),
+        Index("ix_payments_payable", "tutor_user_id", "completed_at", postgresql_where="payout_id IS NULL"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    lesson_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    lesson_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)  # learning's lesson
     student_user_id: Mapped[uuid.UUID] = user_ref()
     tutor_user_id: Mapped[uuid.UUID] = user_ref()
     amount: Mapped[int] = money_column()
@@ -71,6 +97,25 @@ class Payment(Base):
     status: Mapped[PaymentStatus] = mapped_column(pg_enum(PaymentStatus, "payment_status"), nullable=False,
                                                   default=PaymentStatus.pending, server_default="pending")
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
+    # Shown only to the lesson's student, so an app can confirm the
+    # PaymentIntent with Stripe's own client libraries (docs/payments.md).
+    client_secret: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    amount_refunded: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
+    # The booking as learning's lesson_booked told it: the charge's
+    # description and the invoice are written from it.
+    booking: Mapped[dict] = mapped_column(JSONB, nullable=False, default=dict, server_default="{}")
+    lesson_state: Mapped[LessonState] = mapped_column(pg_enum(LessonState, "lesson_state"), nullable=False,
+                                                      default=LessonState.booked, server_default="booked")
+    due_at = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    # The last attempt's refusal, as Stripe put it (shown to the student).
+    failure_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    decline_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    failure_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    succeeded_at = mapped_column(DateTime(timezone=True), nullable=True)
+    completed_at = mapped_column(DateTime(timezone=True), nullable=True)  # the lesson's, payable from then
+    payout_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("payouts.id"),
+                                                        nullable=True)
     created_at = created_at()
     updated_at = updated_at()
 
@@ -80,11 +125,19 @@ class Transaction(Base):
     __table_args__ = (
         currency_check("transactions"),
         CheckConstraint("amount >= 0", name="ck_transactions_amount"),
+        CheckConstraint("(payment_id IS NULL) <> (payout_id IS NULL)", name="ck_transactions_owner"),
         Index("ix_transactions_payment_id", "payment_id"),
+        Index("ix_transactions_payout_id", "payout_id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    payment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("payments.id"), nullable=False)
+    # A payment's movements, or a payout's: exactly one of the two.
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("payments.id"),
+                                                         nullable=True)
+    payout_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("payouts.id"),
+                                                        nullable=True)
+    refund_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("refunds.id"),
+                                                        nullable=True)
     type: Mapped[TransactionType] = mapped_column(pg_enum(TransactionType, "transaction_type"), nullable=False)
     amount: Mapped[int] = money_column()
     currency: Mapped[str] = currency_column()
@@ -98,7 +151,8 @@ class Payout(Base):
         currency_check("payouts"),
         CheckConstraint("amount >= 0", name="ck_payouts_amount"),
         CheckConstraint("period_end >= period_start", name="ck_payouts_period"),
-        Index("ix_payouts_tutor_user_id", "tutor_user_id", "period_start"),
+        # One payout per tutor, period and currency: running a period twice pays once.
+        UniqueConstraint("tutor_user_id", "period_start", "currency", name="uq_payouts_tutor_period"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -110,6 +164,9 @@ class Payout(Base):
     status: Mapped[PayoutStatus] = mapped_column(pg_enum(PayoutStatus, "payout_status"), nullable=False,
                                                  default=PayoutStatus.pending, server_default="pending")
     stripe_payout_id: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
+    stripe_account_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    failure_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    failure_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at = created_at()
     updated_at = updated_at()
 
@@ -129,7 +186,19 @@ class Invoice(Base):
     tutor_user_id: Mapped[uuid.UUID] = user_ref()
     amount: Mapped[int] = money_column()
     currency: Mapped[str] = currency_column()
+    # "2026-000042": sequential per year, without gaps (invoices.next_number).
+    number: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
+    # What the PDF shows, fixed when the invoice is issued (invoices.details).
+    details: Mapped[dict] = mapped_column(JSONB, nullable=False)
     created_at = created_at()
+
+
+class InvoiceCounter(Base):
+    """The last invoice number used in each year."""
+    __tablename__ = "invoice_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
 class Refund(Base):
@@ -145,6 +214,9 @@ class Refund(Base):
     amount: Mapped[int] = money_column()
     currency: Mapped[str] = currency_column()
     reason: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
+    kind: Mapped[RefundKind] = mapped_column(pg_enum(RefundKind, "refund_kind"), nullable=False,
+                                             default=RefundKind.policy, server_default="policy")
+    requested_by_user_id: Mapped[uuid.UUID | None] = user_ref(nullable=True)  # the admin, for a refund by hand
     status: Mapped[RefundStatus] = mapped_column(pg_enum(RefundStatus, "refund_status"), nullable=False,
                                                  default=RefundStatus.pending, server_default="pending")
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
@@ -160,9 +232,14 @@ class StripeAccount(Base):
     stripe_account_id: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
     onboarding_complete: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
                                                       server_default="false")
+    charges_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default="false")
+    payouts_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default="false")
+    details_submitted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                    server_default="false")
     created_at = created_at()
     updated_at = updated_at()
 
 
 # The event machinery's tables, in this service's own database.
 OutboxEvent, InboxEvent, FailedEvent = event_store_models(Base)
+RevokedSession = revoked_sessions_model(Base)

@@ -1,16 +1,9 @@
 """The gateway as apps reach it: gunicorn on a free port, over HTTP."""
-import socket
 
 import pytest
 import requests
 
-from scripts.platformctl import wait_gateway
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from scripts.platformctl import free_port, wait_gateway
 
 
 class Gateway:

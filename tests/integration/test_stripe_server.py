@@ -7,7 +7,6 @@ its webhooks go to a small receiver in this process.
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,16 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import stripe
 
+from scripts.platformctl import free_port
 from tests.integration.helpers import ROOT, wait_for
 
 API_KEY = "sk_test_local"
 SECRET = "whsec_local_tests"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Receiver:
