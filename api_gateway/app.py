@@ -1,7 +1,10 @@
 """The gateway's Flask app: ``/graphql`` (POST and GET, GraphiQL in a
-browser) and ``/healthz``."""
+browser), ``/invoices/<id>.pdf`` and ``/healthz``."""
+import base64
 import json
 import logging
+import re
+import uuid
 
 from flask import Flask, Response, render_template, request
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -14,14 +17,14 @@ from api_gateway.health import HealthReport
 from api_gateway.limits import alias_limit_rule, document_limits_rule, paged_fields
 from api_gateway.loaders import Loaders
 from api_gateway.operations import no_operation_message, nulls_where_required
-from api_gateway.rpc import RequestRpc, RpcPool
+from api_gateway.rpc import BudgetExceeded, RequestRpc, RpcPool, ServiceUnavailable, TooManyRpcs
 from api_gateway.schema import registry, schema
 from api_gateway.schema.context import RequestContext
 from api_gateway.settings import load_settings
 from api_gateway.throttle import Throttle
 from services.common.auth import public_keys, verify_token
 from services.common.config import SERVICES
-from services.common.errors import Unauthenticated
+from services.common.errors import BadInput, Forbidden, NotFound, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,39 @@ def create_app(settings=None):
     def healthz():
         report, ok = health.current()
         return respond(report, 200 if ok else 503)
+
+    @app.get("/invoices/<invoice_id>.pdf")
+    def invoice_pdf(invoice_id):
+        """An invoice as a PDF download (Invoice.downloadUrl), for its
+        student or an admin, with the same bearer token as /graphql.
+        Another's invoice is not found, as an unknown one: its number tells
+        nothing. Every refusal is JSON, in /graphql's shape."""
+        try:
+            uuid.UUID(invoice_id)
+        except ValueError:  # cannot be an invoice: no such path, whoever asks
+            return errors(404, "no such invoice", "NOT_FOUND")
+        token = _bearer(request.headers.get("Authorization"))
+        if not token:
+            return errors(401, "sign in first: send Authorization: Bearer <access token>", "UNAUTHENTICATED")
+        try:
+            verify_token(token)
+        except Unauthenticated as exc:
+            return errors(401, exc.message, "UNAUTHENTICATED")
+        rpc = RequestRpc(pool, settings.time_budget, settings.max_rpcs)
+        try:
+            answer = rpc.call("payment", "invoice_pdf", token, invoice_id)
+        except Unauthenticated as exc:  # a session ended since the token was issued
+            return errors(401, exc.message, "UNAUTHENTICATED")
+        except (NotFound, BadInput, Forbidden):
+            return errors(404, "no such invoice", "NOT_FOUND")
+        except (ServiceUnavailable, BudgetExceeded, TooManyRpcs) as exc:
+            return errors(503, str(exc), exc.code)
+        resp = Response(base64.b64decode(answer["pdf"]), status=200, mimetype="application/pdf")
+        resp.headers["Content-Disposition"] = 'attachment; filename="{}"'.format(_safe_filename(answer["filename"]))
+        resp.headers["Cache-Control"] = "private, no-store"
+        if settings.expose_rpc_stats:
+            resp.headers["X-RPC-Calls"] = json.dumps(dict(rpc.calls), sort_keys=True)
+        return resp
 
     @app.route("/graphql", methods=["GET", "POST"])
     def graphql():
@@ -155,7 +191,7 @@ def create_app(settings=None):
                 token_error = exc  # public fields still answer; private ones say why
         rpc = RequestRpc(pool, settings.time_budget, settings.max_rpcs)
         return RequestContext(rpc, Loaders(rpc, token, registry.LOADERS), token, viewer, token_error,
-                              throttle, request.remote_addr or "unknown"), rpc
+                              throttle, request.remote_addr or "unknown", base_url=request.host_url), rpc
 
     return app
 
@@ -195,6 +231,11 @@ def _bad_variable(error):
     formatted = error.formatted  # "Variable '$name' got invalid value ...", with its location
     formatted["extensions"] = {"code": "BAD_USER_INPUT"}
     return formatted
+
+
+def _safe_filename(name):
+    """A file name for a quoted Content-Disposition: letters, digits, ``.``, ``-`` and ``_`` only."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "invoice.pdf"
 
 
 def _bearer(header):

@@ -9,6 +9,7 @@ import graphene
 from api_gateway.schema import registry
 
 registry.discover(__name__, __path__)
+registry.apply_extensions()  # fields modules add to each other's types (Lesson.payment, ...)
 
 # graphene lists the last base's fields first: reversed, the schema lists
 # each type's fields in module order (identity's, then learning's, ...).

@@ -3,8 +3,9 @@ from services.common.errors import Forbidden, Unauthenticated
 
 
 class RequestContext:
-    def __init__(self, rpc, loaders, token, viewer, token_error=None, throttle=None, client=None):
+    def __init__(self, rpc, loaders, token, viewer, token_error=None, throttle=None, client=None, base_url=None):
         self.rpc, self.loaders, self.token, self.viewer = rpc, loaders, token, viewer
+        self.base_url = base_url  # the gateway's own URL as the client reached it, for links (Invoice.downloadUrl)
         self.token_error = token_error
         self.throttle, self.client = throttle, client  # api_gateway/throttle.py; the caller's address
 

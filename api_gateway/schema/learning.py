@@ -265,7 +265,7 @@ def expect_lesson_parts(info, lessons):
     loaders.courses.expect(lsn["course_id"] for lsn in lessons)
     expect_tutor_parts(info, (lsn["tutor_user_id"] for lsn in lessons))
     loaders.users.expect(lsn["student_user_id"] for lsn in lessons)
-    return lessons
+    return registry.expect_extended(Lesson, info, lessons)  # and the fields other modules add (Lesson.payment)
 
 
 def expect_course_parts(info, courses):

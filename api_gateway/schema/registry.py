@@ -13,6 +13,7 @@ LOADERS = {}       # loader name -> batch(rpc, token, keys) -> {key: value}
 QUERIES = []       # Query mixins
 MUTATIONS = []     # Mutation mixins
 USER_FIELDS = []   # mixins of fields on the one User type
+EXTENSIONS = []    # (type, mixin): fields a module adds to a type another module owns
 
 
 def loader(batch):
@@ -36,6 +37,44 @@ def mutation(part):
 def user_fields(part):
     USER_FIELDS.append(part)
     return part
+
+
+def extends(target):
+    """Fields a module adds to a type another module owns (GraphQL
+    federation's ``extend type``), as ``learning`` adds its fields to
+    ``User``: ``@registry.extends(Lesson)`` on a mixin of fields and their
+    ``resolve_<field>`` methods. The mixin may also have
+    ``expect(info, items)``, which the owner's list resolvers call
+    (``expect_extended``) so that the added fields, too, cost one RPC for
+    the whole list. ``apply_extensions`` adds the fields when the schema is
+    composed."""
+    def mark(part):
+        EXTENSIONS.append((target, part))
+        return part
+    return mark
+
+
+def apply_extensions(extensions=None):
+    """Add each extension's fields (by default, every module's) to its type."""
+    from graphene import Field
+    from graphene.types.utils import yank_fields_from_attrs
+    for target, part in EXTENSIONS if extensions is None else extensions:
+        for name, field in yank_fields_from_attrs(part.__dict__, _as=Field).items():
+            if name in target._meta.fields:  # one type, one owner per field
+                raise ValueError("{}.{} is defined twice".format(target.__name__, name))
+            target._meta.fields[name] = field
+            resolver = part.__dict__.get("resolve_" + name)
+            if resolver is not None:
+                setattr(target, "resolve_" + name, resolver)
+
+
+def expect_extended(target, info, items):
+    """A list of ``target`` is coming: let each module that extends it queue
+    the keys its fields will load (see ``extends``)."""
+    for extended, part in EXTENSIONS:
+        if extended is target and hasattr(part, "expect"):
+            part.expect(info, items)
+    return items
 
 
 def discover(package_name, package_path):
