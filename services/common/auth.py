@@ -25,6 +25,7 @@ from nameko.extensions import DependencyProvider
 
 from services.common import keys as token_keys
 from services.common.errors import Forbidden, Unauthenticated
+from services.common.validation import parse_uuid_list
 
 ALGORITHM = "EdDSA"  # Ed25519 here: keys.py makes and loads no other kind of key
 AUTHORITY = token_keys.AUTHORITY
@@ -211,6 +212,15 @@ class Authenticator:
         if roles is not None and principal.role not in roles:
             raise Forbidden("this action needs one of the roles: {}".format(", ".join(sorted(roles))))
         return principal
+
+    def require_own(self, token, user_ids, field):
+        """(principal, ``user_ids`` as UUIDs) when every id is the caller's
+        own, or the caller is an admin or a service; else ``Forbidden``."""
+        principal = self.require(token)
+        ids = parse_uuid_list(user_ids, field)
+        if not (principal.is_admin or principal.is_service or all(str(i) == principal.user_id for i in ids)):
+            raise Forbidden("this action needs one of the roles: admin, service")
+        return principal, ids
 
     def require_self_or_admin(self, token, user_id):
         principal = self.require(token)

@@ -280,7 +280,7 @@ class LearningService(HealthRpc, DeadLetterRpc):
     @rpc
     def lessons_for_users(self, token, user_ids, role):
         """Lessons of each user as ``role``; a user sees their own, an admin anyone's."""
-        ids = self._own_or_admin(token, user_ids, "user_ids")
+        ids = self.auth.require_own(token, user_ids, "user_ids")[1]
         if role not in ("student", "tutor"):
             raise BadInput("invalid role", {"role": ["Must be student or tutor."]})
         with self.uow() as uow:
@@ -291,7 +291,7 @@ class LearningService(HealthRpc, DeadLetterRpc):
         """One page of each user's lessons as ``role``, filtered and keyset-paged
         by ``payload`` (LessonPageSchema: status, from, to, cursor, limit);
         ``{user_id: {"items", "next_cursor"}}``. Same access as lessons_for_users."""
-        ids = self._own_or_admin(token, user_ids, "user_ids")
+        ids = self.auth.require_own(token, user_ids, "user_ids")[1]
         if role not in ("student", "tutor"):
             raise BadInput("invalid role", {"role": ["Must be student or tutor."]})
         query = load(LessonPageSchema(), payload or {})
@@ -301,16 +301,10 @@ class LearningService(HealthRpc, DeadLetterRpc):
     @rpc
     def enrolled_courses(self, token, student_user_ids):
         """Courses each student takes; a student sees their own, an admin anyone's."""
-        ids = self._own_or_admin(token, student_user_ids, "student_user_ids")
+        ids = self.auth.require_own(token, student_user_ids, "student_user_ids")[1]
         with self.uow() as uow:
             return lessons.enrolled_courses(uow.session, ids)
 
-    def _own_or_admin(self, token, user_ids, field):
-        principal = self.auth.require(token)
-        ids = parse_uuid_list(user_ids, field)
-        if not (principal.is_admin or principal.is_service or all(str(i) == principal.user_id for i in ids)):
-            self.auth.require(token, ADMIN_OR_SERVICE)  # raises Forbidden with the usual message
-        return ids
 
     # Matching requests: a student's own.
 
