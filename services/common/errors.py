@@ -46,3 +46,10 @@ class Unauthenticated(ServiceError):
 @deserialize_to_instance
 class Conflict(ServiceError):
     code = "CONFLICT"
+
+
+@deserialize_to_instance
+class Unavailable(ServiceError):
+    """An outside resource the service needs (Stripe, say) did not answer:
+    nothing was done, and the same request may be tried again later."""
+    code = "SERVICE_UNAVAILABLE"

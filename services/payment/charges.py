@@ -7,17 +7,20 @@ a webhook, goes through ``apply_intent`` under the payment's row lock, so
 the order in which they arrive does not matter and a success is applied
 once: its ledger rows, its invoice and its ``payment_succeeded``.
 """
+import logging
 import uuid
 from datetime import datetime, timezone
 
 from sqlalchemy import and_, or_, select
 
-from services.common.errors import Conflict, Forbidden, NotFound
+from services.common.errors import Conflict, Forbidden, NotFound, Unavailable
 from services.common.paging import decode_cursor, encode_cursor
 from services.payment import accounts, invoices, ledger, refunds, rules
 from services.payment.dependencies import CardDeclined, IntentNotCancellable, StripeRefused
-from services.payment.models import (Invoice, LessonState, Payment, PaymentStatus, RefundKind,
+from services.payment.models import (Invoice, LessonState, Payment, PaymentStatus, Refund, RefundKind,
                                      TransactionType)
+
+log = logging.getLogger(__name__)
 
 ENDED = (LessonState.cancelled, LessonState.expired)
 
@@ -51,7 +54,11 @@ def open_for_lesson(uow, stripe, settings, booking):
     # same PaymentIntent (tests/integration/test_payment_flow.py kills it there).
     destination = accounts.ready_account(uow.session, payment.tutor_user_id)
     if destination is not None:
-        _attach_intent(payment, _create_intent(stripe, payment, destination))
+        try:
+            _attach_intent(payment, _create_intent(stripe, payment, destination))
+        except Unavailable as away:
+            # The booking must not wait on Stripe: the intent is made when the student pays.
+            log.warning("PaymentIntent for lesson %s left for later: %s", lesson_id, away)
     uow.session.add(payment)
     uow.session.flush()
     return payment
@@ -227,9 +234,10 @@ def _event_data(payment):
 
 # Reading payments.
 
-def payment_view(payment, invoice, viewer_user_id, is_admin=False):
-    """What the lesson's parties (and admins) see; the client secret only
-    its student, and only while the lesson can still be paid."""
+def payment_view(payment, invoice, refund_rows, viewer_user_id, is_admin=False):
+    """What the lesson's parties (and admins) see, with its refunds and
+    why each was made; the client secret only its student, and only while
+    the lesson can still be paid."""
     is_student = str(payment.student_user_id) == str(viewer_user_id)
     failure = None if payment.status != PaymentStatus.failed else {
         "code": payment.failure_code, "decline_code": payment.decline_code, "message": payment.failure_message}
@@ -243,23 +251,29 @@ def payment_view(payment, invoice, viewer_user_id, is_admin=False):
         "created_at": payment.created_at.isoformat(), "failure": failure,
         "client_secret": payment.client_secret if is_student and payment.status in rules.PAYABLE else None,
         "invoice": invoices.invoice_ref(invoice) if invoice is not None and (is_student or is_admin) else None,
+        "refunds": [refunds.refund_view(r) for r in refund_rows],
     }
 
 
-def _with_invoices(session, payments):
-    found = {i.payment_id: i for i in session.scalars(
-        select(Invoice).where(Invoice.payment_id.in_([p.id for p in payments])))} if payments else {}
-    return [(p, found.get(p.id)) for p in payments]
+def _views(session, principal, payments):
+    """Each payment's view, its invoice and refunds read in one query each."""
+    ids = [p.id for p in payments]
+    found = {i.payment_id: i for i in session.scalars(select(Invoice).where(Invoice.payment_id.in_(ids)))} \
+        if ids else {}
+    refunded = {}
+    for row in session.scalars(select(Refund).where(Refund.payment_id.in_(ids)).order_by(Refund.created_at)) \
+            if ids else ():
+        refunded.setdefault(row.payment_id, []).append(row)
+    return [payment_view(p, found.get(p.id), refunded.get(p.id, []), principal.user_id, principal.is_admin)
+            for p in payments]
 
 
 def payments_for_lessons(session, principal, lesson_ids):
     """{lesson id: payment view, or None when there is none or the caller
     is neither a party of the lesson nor an admin}."""
-    payments = session.scalars(select(Payment).where(Payment.lesson_id.in_(lesson_ids))).all()
-    seen = {}
-    for payment, invoice in _with_invoices(session, payments):
-        if principal.is_admin or principal.user_id in (str(payment.student_user_id), str(payment.tutor_user_id)):
-            seen[str(payment.lesson_id)] = payment_view(payment, invoice, principal.user_id, principal.is_admin)
+    payments = [p for p in session.scalars(select(Payment).where(Payment.lesson_id.in_(lesson_ids)))
+                if principal.is_admin or principal.user_id in (str(p.student_user_id), str(p.tutor_user_id))]
+    seen = {view["lesson_id"]: view for view in _views(session, principal, payments)}
     return {str(lesson_id): seen.get(str(lesson_id)) for lesson_id in lesson_ids}
 
 
@@ -274,8 +288,7 @@ def payment_pages_for_users(session, principal, user_ids, role, limit, cursor):
             at, last = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID)
             query = query.where(or_(Payment.created_at < at, and_(Payment.created_at == at, Payment.id < last)))
         rows = session.scalars(query.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit + 1)).all()
-        items = [dict(payment_view(p, i, principal.user_id, principal.is_admin),
-                      cursor=encode_cursor(p.created_at.isoformat(), p.id))
-                 for p, i in _with_invoices(session, rows[:limit])]
+        items = [dict(view, cursor=encode_cursor(p.created_at.isoformat(), p.id))
+                 for p, view in zip(rows[:limit], _views(session, principal, rows[:limit]))]
         pages[str(user_id)] = {"items": items, "next_cursor": items[-1]["cursor"] if len(rows) > limit else None}
     return pages

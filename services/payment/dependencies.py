@@ -14,9 +14,9 @@ only a retry inside one call, not a handler run again after a crash.
 import itertools
 
 import stripe
-from nameko.extensions import DependencyProvider
 
-from services.common.errors import Conflict
+from services.common.errors import BadInput, Conflict, Unavailable
+from services.common.resources import OutsideResource
 
 # Stripe's own retries of one call, on a network error or a 409/5xx.
 NETWORK_RETRIES = 2
@@ -66,7 +66,13 @@ class StripeGateway:
             return _plain(method(*args))
         except stripe.CardError:
             raise
+        except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+            raise Unavailable("Stripe did not answer; nothing was charged or changed, try again shortly",
+                              {"stripe": [str(exc.user_message or exc)]}) from None
         except stripe.InvalidRequestError as exc:
+            if exc.param == "payment_method":  # an id Stripe does not know: the client's input
+                raise BadInput("unknown payment method", {"paymentMethodId": [
+                    "Stripe knows no such payment method: " + str(exc.user_message or exc)]}) from None
             raise StripeRefused("Stripe refused the request: {}".format(exc.user_message or exc),
                                 {exc.param or "stripe": [exc.user_message or str(exc)]}) from None
         except stripe.IdempotencyError as exc:
@@ -149,24 +155,21 @@ class StripeGateway:
         return _plain(self._client.construct_event(payload, signature, self._webhook_secret))
 
 
-class Stripe(DependencyProvider):
+class Stripe(OutsideResource):
     """``stripe = Stripe()`` on the service: one client per container, from
     STRIPE_SECRET_KEY, STRIPE_API_BASE (empty: Stripe itself) and
-    STRIPE_WEBHOOK_SECRET in the service's config."""
+    STRIPE_WEBHOOK_SECRET in the service's config; ``Stripe(FakeStripe())``
+    in unit tests."""
 
-    def setup(self):
-        config = self.container.config
+    def make_client(self, config):
         key, base = config.get("STRIPE_SECRET_KEY") or "", config.get("STRIPE_API_BASE") or ""
         if not key:
-            raise RuntimeError("STRIPE_SECRET_KEY is not set (docs/payments.md, \"Stripe\")")
+            raise RuntimeError("STRIPE_SECRET_KEY is not set (docs/payments.md, \"Stripe itself, or the local server\")")
         options = {"max_network_retries": NETWORK_RETRIES,
                    "http_client": stripe.RequestsClient(timeout=TIMEOUT_SECONDS)}
         if base:
             options["base_addresses"] = {"api": base, "connect": base, "files": base}
-        self.gateway = StripeGateway(stripe.StripeClient(key, **options), config.get("STRIPE_WEBHOOK_SECRET") or "")
-
-    def get_dependency(self, worker_ctx):
-        return self.gateway
+        return StripeGateway(stripe.StripeClient(key, **options), config.get("STRIPE_WEBHOOK_SECRET") or "")
 
 
 class FakeStripe:

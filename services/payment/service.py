@@ -96,7 +96,7 @@ class PaymentService(HealthRpc, DeadLetterRpc):
     @rpc
     def payout_accounts(self, token, user_ids):
         """{user id: payout account or None}; a tutor's own, an admin's anyone's."""
-        ids = self._own_or_admin(token, user_ids)
+        ids = self.auth.require_own(token, user_ids, "user_ids")[1]
         with self.uow() as uow:
             return accounts.accounts_for(uow.session, ids)
 
@@ -128,13 +128,12 @@ class PaymentService(HealthRpc, DeadLetterRpc):
     def payment_pages_for_users(self, token, user_ids, role, payload=None):
         """One page per user of the payments they made (``student``) or
         received (``tutor``), newest first; their own, or an admin's view."""
-        ids = self._own_or_admin(token, user_ids)
+        principal, ids = self.auth.require_own(token, user_ids, "user_ids")
         if role not in ("student", "tutor"):
             raise BadInput("invalid role", {"role": ["Must be student or tutor."]})
         page = load(PageSchema(), payload or {})
         with self.uow() as uow:
-            return charges.payment_pages_for_users(uow.session, self.auth.require(token), ids, role,
-                                                   page["first"], page["after"])
+            return charges.payment_pages_for_users(uow.session, principal, ids, role, page["first"], page["after"])
 
     @rpc
     def invoice_pdf(self, token, invoice_id):
@@ -164,7 +163,7 @@ class PaymentService(HealthRpc, DeadLetterRpc):
     @rpc
     def payout_pages_for_users(self, token, user_ids, payload=None):
         """One page per tutor of their payouts, newest week first."""
-        ids = self._own_or_admin(token, user_ids)
+        ids = self.auth.require_own(token, user_ids, "user_ids")[1]
         page = load(PageSchema(), payload or {})
         with self.uow() as uow:
             return payouts.payout_pages_for_users(uow.session, ids, page["first"], page["after"])
@@ -205,10 +204,3 @@ class PaymentService(HealthRpc, DeadLetterRpc):
         self.auth.require(token, OPERATORS)
         with self.uow() as uow:
             return ledger.check(uow.session)
-
-    def _own_or_admin(self, token, user_ids):
-        principal = self.auth.require(token)
-        ids = parse_uuid_list(user_ids, "user_ids")
-        if not (principal.is_admin or principal.is_service or all(str(i) == principal.user_id for i in ids)):
-            self.auth.require(token, OPERATORS)  # raises Forbidden with the usual message
-        return ids

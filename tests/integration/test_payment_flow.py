@@ -184,6 +184,9 @@ def test_a_success_after_expiry_is_refunded_in_full(rpc, people, dbs, stripe_api
                                       "(SELECT id FROM payments WHERE lesson_id = :id)", id=lesson["id"])[0]
     assert (kind, amount) == ("compensation", 4000)
     assert lesson_status(dbs, lesson) == "expired"
+    # The student sees why the money came back.
+    [refund] = payment_of(rpc, student, lesson)["refunds"]
+    assert refund["kind"] == "compensation" and "expired before the payment arrived" in refund["reason"]
 
 
 @pytest.mark.parametrize("who,ahead,refunded", [
@@ -237,7 +240,8 @@ def test_bad_input_is_named_and_writes_nothing(rpc, people, dbs):
     cases = [({"lessonId": "nope", "paymentMethodId": "pm_card_visa"}, "lessonId"),
              ({"lessonId": lesson["id"], "paymentMethodId": "pm card visa"}, "paymentMethodId"),
              ({"lessonId": lesson["id"]}, "paymentMethodId"),
-             ({"lessonId": lesson["id"], "paymentMethodId": "pm_card_visa", "amount": 1}, "amount")]
+             ({"lessonId": lesson["id"], "paymentMethodId": "pm_card_visa", "amount": 1}, "amount"),
+             ({"lessonId": lesson["id"], "paymentMethodId": "pm_card_no_such_card"}, "paymentMethodId")]
     for payload, field in cases:
         with pytest.raises(BadInput) as error:
             rpc.payment.pay_for_lesson(student.token, payload)
