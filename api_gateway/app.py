@@ -79,6 +79,15 @@ def create_app(settings=None):
         report, ok = health.current()
         return respond(report, 200 if ok else 503)
 
+    @app.get("/payouts/onboarding/<outcome>")
+    def payout_onboarding(outcome):
+        """Where Stripe's onboarding sends a tutor back (PAYOUT_ONBOARDING_RETURN_URL
+        and _REFRESH_URL in config/payment.yaml, docs/payments.md): a page
+        that says what happens next, for whoever opens it."""
+        if outcome not in ("done", "expired"):
+            return errors(404, "no such page", "NOT_FOUND")
+        return Response(render_template("payout_onboarding.html", done=outcome == "done"), mimetype="text/html")
+
     @app.get("/invoices/<invoice_id>.pdf")
     def invoice_pdf(invoice_id):
         """An invoice as a PDF download (Invoice.downloadUrl), for its

@@ -323,12 +323,6 @@ class UserLearningFields:
         return connection(expect_lesson_parts(info, page["items"]), page["next_cursor"])
 
 
-class TutorEdge(graphene.ObjectType):
-    """One tutor on a page of search results, with the cursor that pages after it."""
-    cursor = graphene.String(required=True, description="pass as `after` for the tutors after this one")
-    node = graphene.Field(TutorProfile, required=True, description="the tutor")
-
-
 class PageInfo(graphene.ObjectType):
     """Where a page of a connection stands: whether more follow, and the cursor to them."""
     has_next_page = graphene.Boolean(required=True, description="true when another page follows this one")
@@ -336,34 +330,26 @@ class PageInfo(graphene.ObjectType):
                                              "null only for an empty page")
 
 
-class TutorConnection(graphene.ObjectType):
-    """A page of tutor search results."""
-    edges = graphene.List(graphene.NonNull(TutorEdge), required=True, description="this page's tutors")
-    page_info = graphene.Field(PageInfo, required=True, description="whether more follow, and the cursor to them")
+def connection_type(node, noun, plural, page, name=None):
+    """``<Node>Connection`` (and its ``<Node>Edge``): a cursor-paged list of
+    ``node``, shaped as every list of the graph is (docs/graphql.md,
+    "Paging"); ``page`` describes a page, e.g. "A page of a user's lessons,
+    oldest first."; ``name`` when the types are not named after the node."""
+    name = name or node._meta.name
+    edge = type(name + "Edge", (graphene.ObjectType,), {
+        "__doc__": "One {} on a page, with the cursor that pages after it.".format(noun),
+        "cursor": graphene.String(required=True, description="pass as `after` for the {} after this one".format(plural)),
+        "node": graphene.Field(node, required=True, description="the " + noun)})
+    return type(name + "Connection", (graphene.ObjectType,), {
+        "__doc__": page,
+        "edges": graphene.List(graphene.NonNull(edge), required=True, description="this page's " + plural),
+        "page_info": graphene.Field(PageInfo, required=True, description="whether more follow, and the cursor to them")})
 
 
-class LessonEdge(graphene.ObjectType):
-    """One lesson on a page, with the cursor that pages after it."""
-    cursor = graphene.String(required=True, description="pass as `after` for the lessons after this one")
-    node = graphene.Field(Lesson, required=True, description="the lesson")
-
-
-class LessonConnection(graphene.ObjectType):
-    """A page of a user's lessons, oldest first."""
-    edges = graphene.List(graphene.NonNull(LessonEdge), required=True, description="this page's lessons")
-    page_info = graphene.Field(PageInfo, required=True, description="whether more follow, and the cursor to them")
-
-
-class MatchingRequestEdge(graphene.ObjectType):
-    """One open matching request on a page, with the cursor that pages after it."""
-    cursor = graphene.String(required=True, description="pass as `after` for the requests after this one")
-    node = graphene.Field(MatchingRequest, required=True, description="the matching request")
-
-
-class MatchingRequestConnection(graphene.ObjectType):
-    """A page of open matching requests, oldest first."""
-    edges = graphene.List(graphene.NonNull(MatchingRequestEdge), required=True, description="this page's requests")
-    page_info = graphene.Field(PageInfo, required=True, description="whether more follow, and the cursor to them")
+TutorConnection = connection_type(TutorProfile, "tutor", "tutors", "A page of tutor search results.", name="Tutor")
+LessonConnection = connection_type(Lesson, "lesson", "lessons", "A page of a user's lessons, oldest first.")
+MatchingRequestConnection = connection_type(MatchingRequest, "matching request", "matching requests",
+                                            "A page of open matching requests, oldest first.")
 
 
 @registry.query

@@ -14,7 +14,7 @@ import graphene
 from api_gateway.errors import client_fields
 from api_gateway.schema import registry
 from api_gateway.schema.context import plain, viewer
-from api_gateway.schema.learning import DEFAULT_FIRST, MAX_FIRST, Lesson, PageInfo, check_first, connection
+from api_gateway.schema.learning import DEFAULT_FIRST, MAX_FIRST, Lesson, check_first, connection, connection_type
 
 TUTOR, STUDENT, ADMIN = {"tutor"}, {"student"}, {"admin"}
 OWN_OR_ADMIN = "Only for yourself or an admin; null for anyone else."
@@ -173,6 +173,9 @@ class Payment(graphene.ObjectType):
         "libraries, which also run 3-D Secure (REQUIRES_ACTION)"))
     invoice = graphene.Field(Invoice, description="the invoice, once paid; for the lesson's student and admins, "
                                                   "null for the tutor")
+    refunds = graphene.List(graphene.NonNull(lambda: Refund), required=True, description=(
+        "money given back, oldest first, each with its kind and reason (the policy's rule for a cancelled "
+        "lesson, an admin's reason, or why a payment that arrived after its booking ended was returned)"))
 
 
 class PayoutAccount(graphene.ObjectType):
@@ -227,28 +230,8 @@ class Refund(graphene.ObjectType):
     created_at = graphene.String(description="ISO-8601, UTC")
 
 
-class PaymentEdge(graphene.ObjectType):
-    """One payment on a page, with the cursor that pages after it."""
-    cursor = graphene.String(required=True, description="pass as `after` for the payments after this one")
-    node = graphene.Field(Payment, required=True, description="the payment")
-
-
-class PaymentConnection(graphene.ObjectType):
-    """A page of a user's payments, newest first."""
-    edges = graphene.List(graphene.NonNull(PaymentEdge), required=True, description="this page's payments")
-    page_info = graphene.Field(PageInfo, required=True, description="whether more follow, and the cursor to them")
-
-
-class PayoutEdge(graphene.ObjectType):
-    """One payout on a page, with the cursor that pages after it."""
-    cursor = graphene.String(required=True, description="pass as `after` for the payouts after this one")
-    node = graphene.Field(Payout, required=True, description="the payout")
-
-
-class PayoutConnection(graphene.ObjectType):
-    """A page of a tutor's payouts, newest week first."""
-    edges = graphene.List(graphene.NonNull(PayoutEdge), required=True, description="this page's payouts")
-    page_info = graphene.Field(PageInfo, required=True, description="whether more follow, and the cursor to them")
+PaymentConnection = connection_type(Payment, "payment", "payments", "A page of a user's payments, newest first.")
+PayoutConnection = connection_type(Payout, "payout", "payouts", "A page of a tutor's payouts, newest week first.")
 
 
 @registry.extends(Lesson)

@@ -151,7 +151,8 @@ def test_invoice_download_refusals_are_json(gateway, student):
 
 
 LESSON = """query($id: ID!) { lesson(id: $id) { id status payment { id status amount platformFee currency
-  amountRefunded dueAt succeededAt clientSecret failure { code declineCode message } invoice { number downloadUrl } } } }"""
+  amountRefunded dueAt succeededAt clientSecret failure { code declineCode message } invoice { number downloadUrl }
+  refunds { amount kind reason } } } }"""
 BOOK = """mutation($c: ID!, $t: String!) { bookLesson(courseId: $c, scheduledAt: $t) { id status } }"""
 
 
@@ -233,5 +234,16 @@ def test_an_admin_refunds_part_of_a_payment(gateway, admin, paid):
         return p if p["amountRefunded"] == 1000 else None
     after = wait_for(refunded, message="the refund recorded")
     assert after["status"] == "PARTIALLY_REFUNDED"
+    assert after["refunds"] == [{"amount": 1000, "kind": "ADMIN", "reason": "goodwill gesture"}]
     too_much = gateway.gql(REFUND, {"p": paid["id"], "a": 4000, "r": "goodwill gesture"}, admin)
     assert refused(too_much, "BAD_USER_INPUT") == {"amount"}
+
+
+def test_stripe_sends_tutors_back_to_pages_that_say_what_happens_next(gateway):
+    done = gateway.http.get(gateway.url + "/payouts/onboarding/done", timeout=30)
+    assert done.status_code == 200 and done.headers["Content-Type"].startswith("text/html")
+    assert "went to Stripe" in done.text and "expired" not in done.text
+    expired = gateway.http.get(gateway.url + "/payouts/onboarding/expired", timeout=30)
+    assert expired.status_code == 200 and "has expired" in expired.text
+    other = gateway.http.get(gateway.url + "/payouts/onboarding/elsewhere", timeout=30)
+    assert other.status_code == 404 and other.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
