@@ -63,7 +63,8 @@ def _configure_test_environment():
     os.environ["STRIPE_LOCAL_PORT"] = str(free_port())
     os.environ["PAYMENT_WEBHOOK_ADDRESS"] = "127.0.0.1:{}".format(free_port())
     os.environ["STRIPE_WEBHOOK_SECRET"] = "whsec_" + uuid.uuid4().hex
-    os.environ["STRIPE_LOCAL_PAYOUT_DELAY"] = "0.5"
+    # Long enough for a test to make a payout fail before it is paid.
+    os.environ["STRIPE_LOCAL_PAYOUT_DELAY"] = "3"
     os.environ["STRIPE_LOCAL_WEBHOOK_RETRY_BASE"] = "0.2"
 
 

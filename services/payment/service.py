@@ -14,7 +14,7 @@ from nameko.web.handlers import http
 from services.common import revocations
 from services.common.access import OPERATORS
 from services.common.auth import Auth
-from services.common.errors import BadInput
+from services.common.errors import BadInput, ServiceError
 from services.common.health import HealthRpc
 from services.common.inbox import DeadLetterRpc, Inbox, subscribe
 from services.common.rpc import rpc
@@ -189,14 +189,19 @@ class PaymentService(HealthRpc, DeadLetterRpc):
         """One unit of work per tutor, so one tutor's failure holds up no other."""
         with self.uow() as uow:
             due = payouts.due(uow.session, period_end)
-        made = []
+        made, held = [], []
         for tutor_user_id, currency in due:
-            with self.uow() as uow:
-                payout = payouts.pay_out(uow, self.stripe, tutor_user_id, currency, period_start, period_end)
-                uow.commit()
-                if payout is not None:
-                    made.append(payouts.payout_view(payout))
-        return {"period_start": period_start.isoformat(), "period_end": period_end.isoformat(), "payouts": made}
+            try:
+                with self.uow() as uow:
+                    payout = payouts.pay_out(uow, self.stripe, tutor_user_id, currency, period_start, period_end)
+                    uow.commit()
+                    if payout is not None:
+                        made.append(payouts.payout_view(payout))
+            except ServiceError as refused:  # Stripe refused or is away: this tutor waits for the next run
+                log.warning("payout for %s (%s) held: %s", tutor_user_id, currency, refused)
+                held.append({"tutor_user_id": str(tutor_user_id), "currency": currency, "error": str(refused)})
+        return {"period_start": period_start.isoformat(), "period_end": period_end.isoformat(), "payouts": made,
+                "held": held}
 
     @rpc
     def ledger_check(self, token):

@@ -113,14 +113,7 @@ def test_whole_path_onboard_book_pay_confirm_complete_pay_out(rpc, people, dbs, 
         "SELECT stripe_payment_intent_id FROM payments WHERE id = :id", id=paid["id"]))
     assert intent.application_fee_amount == 600 and intent.transfer_data.destination.startswith("acct_")
 
-    rpc.learning.confirm_lesson(tutor.token, lesson["id"])
-    start_shortly(dbs["learning"], lesson["id"], seconds=0)
-    rpc.learning.complete_lesson(tutor.token, lesson["id"])
-    wait_for(lambda: dbs["payment"].scalar("SELECT completed_at IS NOT NULL FROM payments WHERE id = :id",
-                                           id=paid["id"]), message="payment saw the completion")
-    # Completed last week, so last week's payout run takes it.
-    dbs["payment"].execute("UPDATE payments SET completed_at = completed_at - interval '7 days' WHERE id = :id",
-                           id=paid["id"])
+    completed_last_week(rpc, dbs, tutor, lesson, paid["id"])
     first = rpc.payment.run_payouts(operator_token())
     mine = [p for p in first["payouts"] if p["tutor_user_id"] == tutor.user_id]
     assert [p["amount"] for p in mine] == [3400]
@@ -132,6 +125,55 @@ def test_whole_path_onboard_book_pay_confirm_complete_pay_out(rpc, people, dbs, 
     page = rpc.payment.payout_pages_for_users(tutor.token, [tutor.user_id])[tutor.user_id]
     assert [(p["amount"], p["status"]) for p in page["items"]] == [(3400, "paid")]
     assert rpc.payment.ledger_check(operator_token()) == {"problems": []}
+
+
+def completed_last_week(rpc, dbs, tutor, lesson, payment_id):
+    """Confirm and complete a paid lesson, then date its completion a week
+    back, so that the run for the last week that has ended takes it."""
+    rpc.learning.confirm_lesson(tutor.token, lesson["id"])
+    start_shortly(dbs["learning"], lesson["id"], seconds=0)
+    rpc.learning.complete_lesson(tutor.token, lesson["id"])
+    wait_for(lambda: dbs["payment"].scalar("SELECT completed_at IS NOT NULL FROM payments WHERE id = :id",
+                                           id=payment_id), message="payment saw the completion")
+    dbs["payment"].execute("UPDATE payments SET completed_at = completed_at - interval '7 days' WHERE id = :id",
+                           id=payment_id)
+
+
+def test_a_failed_payout_releases_its_lessons_and_a_restricted_tutor_waits(rpc, people, dbs,
+                                                                          stripe_api):
+    tutor, course = paid_tutor(rpc, people)
+    student, lesson = book(rpc, people, course)
+    paid = pay(rpc, student, lesson)
+    wait_for(lambda: lesson_status(dbs, lesson) == "requested", message="paid")
+    completed_last_week(rpc, dbs, tutor, lesson, paid["id"])
+    [payout] = [p for p in rpc.payment.run_payouts(operator_token())["payouts"]
+                if p["tutor_user_id"] == tutor.user_id]
+    stripe_id = dbs["payment"].scalar("SELECT stripe_payout_id FROM payouts WHERE id = :id", id=payout["id"])
+    stripe_api.raw_request("post", "/_local/payouts/{}/fail".format(stripe_id))   # the bank sends it back
+    wait_for(lambda: dbs["payment"].scalar("SELECT status::text FROM payouts WHERE id = :id",
+                                           id=payout["id"]) == "failed", message="payout.failed applied")
+    assert dbs["payment"].scalar("SELECT failure_code FROM payouts WHERE id = :id", id=payout["id"])
+    assert dbs["payment"].scalar("SELECT payout_id FROM payments WHERE id = :id", id=paid["id"]) is None
+    assert dbs["payment"].scalar("SELECT count(*) FROM transactions WHERE payout_id = :id", id=payout["id"]) == 0
+    # The week again: its payout exists (failed), so nobody is paid twice in it.
+    again = rpc.payment.run_payouts(operator_token())
+    assert payout["id"] in [p["id"] for p in again["payouts"]]
+    assert dbs["payment"].scalar("SELECT count(*) FROM payouts WHERE tutor_user_id = :t", t=tutor.user_id) == 1
+
+    # A tutor whose account Stripe restricted waits, and is not paid out.
+    other, other_course = paid_tutor(rpc, people)
+    student, lesson = book(rpc, people, other_course)
+    paid = pay(rpc, student, lesson)
+    wait_for(lambda: lesson_status(dbs, lesson) == "requested", message="paid")
+    completed_last_week(rpc, dbs, other, lesson, paid["id"])
+    account = dbs["payment"].scalar("SELECT stripe_account_id FROM stripe_accounts WHERE tutor_user_id = :t",
+                                    t=other.user_id)
+    stripe_api.raw_request("post", "/_local/accounts/{}/restrict".format(account))
+    wait_for(lambda: not rpc.payment.payout_accounts(other.token, [other.user_id])[other.user_id]
+             ["payouts_enabled"], message="restriction applied")
+    run = rpc.payment.run_payouts(operator_token())
+    assert other.user_id not in [p["tutor_user_id"] for p in run["payouts"]]
+    assert dbs["payment"].scalar("SELECT payout_id FROM payments WHERE id = :id", id=paid["id"]) is None
 
 
 def test_a_declined_card_leaves_the_lesson_unpaid_and_another_card_pays(rpc, people, dbs):
