@@ -74,6 +74,9 @@ def check_payable(payment, now):
     if payment.lesson_state != LessonState.booked or payment.status == PaymentStatus.cancelled:
         raise Conflict("this booking has ended ({}); book again".format(payment.lesson_state.value),
                        {"lesson_id": ["The booking has ended."]})
+    if now >= datetime.fromisoformat(payment.booking["scheduled_at"]):
+        raise Conflict("this lesson has started; it can no longer be paid",
+                       {"lesson_id": ["The lesson has started."]})
     if payment.due_at is not None and now >= payment.due_at:
         raise Conflict("the time to pay for this booking is over; book again",
                        {"lesson_id": ["Payment was due by {}.".format(payment.due_at.isoformat())]})

@@ -77,21 +77,24 @@ def test_status_after_refund():
     assert rules.status_after_refund(4000, 1) == PaymentStatus.partially_refunded
 
 
-def _payment(status=PaymentStatus.pending, state=LessonState.booked, due=START):
-    return SimpleNamespace(status=status, lesson_state=state, due_at=due)
+def _payment(status=PaymentStatus.pending, state=LessonState.booked, due=START - timedelta(minutes=10),
+             starts=START):
+    return SimpleNamespace(status=status, lesson_state=state, due_at=due, booking={"scheduled_at": starts.isoformat()})
 
 
 def test_what_can_be_paid():
-    rules.check_payable(_payment(), START - timedelta(minutes=1))
-    rules.check_payable(_payment(PaymentStatus.failed), START - timedelta(minutes=1))
-    cases = [(_payment(PaymentStatus.succeeded), "paid already"),
-             (_payment(PaymentStatus.refunded), "paid already"),
-             (_payment(state=LessonState.expired), "ended"),
-             (_payment(PaymentStatus.cancelled), "ended"),
-             (_payment(due=START - timedelta(seconds=1)), "over")]
-    for payment, words in cases:
+    early = START - timedelta(minutes=11)
+    rules.check_payable(_payment(), early)
+    rules.check_payable(_payment(PaymentStatus.failed), early)
+    cases = [(_payment(PaymentStatus.succeeded), early, "paid already"),
+             (_payment(PaymentStatus.refunded), early, "paid already"),
+             (_payment(state=LessonState.expired), early, "ended"),
+             (_payment(PaymentStatus.cancelled), early, "ended"),
+             (_payment(), START - timedelta(minutes=10), "over"),           # at its due time
+             (_payment(due=START + timedelta(minutes=5)), START, "started")]  # due after the start: the start wins
+    for payment, now, words in cases:
         with pytest.raises(Conflict, match=words) as error:
-            rules.check_payable(payment, START - timedelta(minutes=1) if words != "over" else START)
+            rules.check_payable(payment, now)
         assert "lesson_id" in error.value.details
 
 
