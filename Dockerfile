@@ -3,4 +3,5 @@ WORKDIR /app
 COPY setup.cfg setup.py README.md ./
 COPY services ./services
 COPY config ./config
+COPY devservers ./devservers
 RUN pip install --no-cache-dir .
