@@ -616,7 +616,10 @@ class StripeApp:
             if not self.webhooks_enabled:
                 raise StripeError(400, "No webhook URL is configured.")
             delivery = store.deliveries[event_id]
-            delivery.update(status="pending", round=0, next_at=time.time())
+            if delivery["status"] == "in_flight":
+                delivery["resend"] = True  # the sender sends it again once this attempt ends
+            else:
+                delivery.update(status="pending", round=0, next_at=time.time())
             store.changed.notify_all()
             return event
 

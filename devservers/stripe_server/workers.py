@@ -56,7 +56,9 @@ class WebhookSender(threading.Thread):
             with self.store.lock:
                 delivery["attempts"].append(outcome)
                 delivery["round"] += 1
-                if outcome["ok"]:
+                if delivery.pop("resend", False):  # asked for again while this attempt was out
+                    delivery.update(status="pending", round=0, next_at=time.time())
+                elif outcome["ok"]:
                     delivery["status"] = "delivered"
                 elif delivery["round"] >= self.max_attempts:
                     delivery["status"] = "failed"
