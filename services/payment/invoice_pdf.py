@@ -15,49 +15,19 @@ from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout, XPos, YPos
 from fpdf.fonts import FontFace
 
+from services.common.money import money
+
 __all__ = ["render", "money"]
 
 FONTS = Path(__file__).resolve().parent / "data" / "fonts"
 FAMILY = "DejaVuSans"
 FALLBACK = "DroidSansFallback"
 
-# Stripe's zero-decimal and three-decimal currencies; all others have two.
-ZERO_DECIMAL = frozenset(
-    "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split())
-THREE_DECIMAL = frozenset("BHD JOD KWD OMR TND".split())
-
 MARGIN = 20  # mm, all sides
 INK = (33, 37, 41)
 MUTED = (108, 117, 125)
 RULE = (206, 212, 218)
 SHADE = (241, 243, 245)
-
-
-def decimals(currency: str) -> int:
-    """How many minor-unit digits the currency has."""
-    code = currency.upper()
-    if code in ZERO_DECIMAL:
-        return 0
-    if code in THREE_DECIMAL:
-        return 3
-    return 2
-
-
-def money(amount: int, currency: str) -> str:
-    """``money(4000, "EUR") == "EUR 40.00"``, ``"JPY 4,000"``, ``"KWD 1.500"``.
-
-    Integer arithmetic only: ``amount`` is in the currency's minor units.
-    """
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise TypeError("amount must be an int of minor units")
-    code = currency.upper()
-    places = decimals(code)
-    sign = "-" if amount < 0 else ""
-    major, minor = divmod(abs(amount), 10 ** places)
-    text = f"{major:,}"
-    if places:
-        text += f".{minor:0{places}d}"
-    return f"{code} {sign}{text}"
 
 
 def _utc(value: str) -> datetime:
@@ -214,3 +184,11 @@ def render(details: dict) -> bytes:
         pdf.multi_cell(width, 4.2, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     return bytes(pdf.output())
+
+
+if __name__ == "__main__":
+    # The payment service draws in a child process (services/payment/invoices.py,
+    # render_in_child): the details as JSON on stdin, the PDF on stdout.
+    import json
+    import sys
+    sys.stdout.buffer.write(render(json.load(sys.stdin)))

@@ -2,12 +2,18 @@
 no gaps, and fixed when issued (docs/payments.md, "Invoices"). The PDF is
 drawn from the stored details (services/payment/invoice_pdf.py), so it
 reads the same however often it is downloaded."""
+import json
+import sys
+
+from eventlet.green import subprocess
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from services.common.errors import NotFound
-from services.payment import invoice_pdf, rules
+from services.payment import rules
 from services.payment.models import Invoice, InvoiceCounter
+
+CHILD_TIMEOUT_SECONDS = 30
 
 
 def next_number(session, year):
@@ -51,13 +57,41 @@ def invoice_ref(invoice):
     return {"id": str(invoice.id), "number": invoice.number}
 
 
-render = invoice_pdf.render
+def render_in_child(details):
+    """The PDF, drawn by a child process (``python -m
+    services.payment.invoice_pdf``): drawing takes most of a second of CPU,
+    and in the service's own process it would stop every other worker
+    meanwhile (eventlet), while in a thread fpdf2's logging would take
+    eventlet's locks from outside the event loop."""
+    done = subprocess.run([sys.executable, "-m", "services.payment.invoice_pdf"], input=json.dumps(details).encode(),
+                          capture_output=True, timeout=CHILD_TIMEOUT_SECONDS)
+    if done.returncode != 0:
+        raise RuntimeError("drawing the invoice failed: " + done.stderr.decode(errors="replace")[-2000:])
+    return done.stdout
 
 
-def pdf_details(session, principal, invoice_id):
-    """(file name, what the PDF shows) of an invoice, for its student or an admin."""
-    invoice = session.get(Invoice, invoice_id)
+def draw(invoice, renderer):
+    """Draw the invoice's PDF with ``renderer(details)`` and keep it."""
+    invoice.pdf = renderer(invoice.details)
+    return invoice.pdf
+
+
+def draw_pending(uow, renderer, limit=5):
+    """Draw the PDFs of invoices issued since the last tick (claimed, so two
+    instances draw each once)."""
+    pending = uow.session.scalars(select(Invoice).where(Invoice.pdf.is_(None)).order_by(Invoice.created_at)
+                                  .limit(limit).with_for_update(skip_locked=True)).all()
+    for invoice in pending:
+        draw(invoice, renderer)
+    uow.session.flush()
+    return len(pending)
+
+
+def pdf(uow, principal, invoice_id, renderer):
+    """(file name, PDF) of an invoice, for its student or an admin: the one
+    drawn in the background, or drawn now if the timer has not got to it."""
+    invoice = uow.session.get(Invoice, invoice_id)
     # Someone else's invoice is not found either: its number tells nothing.
     if invoice is None or not (principal.is_admin or str(invoice.student_user_id) == principal.user_id):
         raise NotFound("no such invoice", {"invoice_id": ["Unknown invoice."]})
-    return "invoice-{}.pdf".format(invoice.number), invoice.details
+    return "invoice-{}.pdf".format(invoice.number), invoice.pdf or draw(invoice, renderer)

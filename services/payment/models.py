@@ -7,8 +7,8 @@ plain UUIDs, not foreign keys.
 import enum
 import uuid
 
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String,
-                        Text, UniqueConstraint)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer,
+                        LargeBinary, String, Text, UniqueConstraint, text)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -177,6 +177,7 @@ class Invoice(Base):
         currency_check("invoices"),
         CheckConstraint("amount >= 0", name="ck_invoices_amount"),
         Index("ix_invoices_student_user_id", "student_user_id"),
+        Index("ix_invoices_unrendered", "created_at", postgresql_where=text("pdf IS NULL")),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -190,6 +191,9 @@ class Invoice(Base):
     number: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
     # What the PDF shows, fixed when the invoice is issued (invoices.details).
     details: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    # The PDF, drawn once in the background soon after the invoice is issued
+    # (drawing takes most of a second of CPU: not in a download's time).
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at = created_at()
 
 

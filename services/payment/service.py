@@ -7,7 +7,6 @@ import base64
 import logging
 from datetime import datetime, timezone
 
-import eventlet.tpool
 from nameko.dependency_providers import Config
 from nameko.web.handlers import http
 
@@ -141,11 +140,19 @@ class PaymentService(HealthRpc, DeadLetterRpc):
         principal = self.auth.require(token)
         invoice_id = parse_uuid(invoice_id, "invoice_id")
         with self.uow() as uow:
-            filename, details = invoices.pdf_details(uow.session, principal, invoice_id)
-        # Drawing takes a few hundred milliseconds of CPU: in a thread, so
-        # the service's other workers keep running meanwhile.
-        pdf = eventlet.tpool.execute(invoices.render, details)
+            filename, pdf = invoices.pdf(uow, principal, invoice_id, invoices.render_in_child)
+            uow.commit()
         return {"filename": filename, "pdf": base64.b64encode(pdf).decode()}
+
+    @timer("INVOICE_DRAW_SECONDS", default=2)
+    def draw_invoices(self):
+        """Draw new invoices' PDFs ahead of their download, in a child process."""
+        try:
+            with self.uow() as uow:
+                invoices.draw_pending(uow, invoices.render_in_child)
+                uow.commit()
+        except Exception as exc:  # the database is away: the next tick tries again
+            log.warning("invoice drawing failed, tried again in the next tick: %s", exc)
 
     # Refunds by hand, and payouts.
 

@@ -4,7 +4,8 @@ import io
 import pypdf
 import pytest
 
-from services.payment.invoice_pdf import FONTS, money, render
+from services.common.money import money
+from services.payment.invoice_pdf import FONTS, render
 
 
 def details(**changes):
