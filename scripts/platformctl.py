@@ -253,8 +253,10 @@ class Platform:
                "--config", os.path.join(ROOT, "config", check_service(service) + ".yaml"),
                "services.{0}.service:{1}Service".format(service, service.capitalize())]
         stripe = stripe_env(self.env) if service == "payment" else {}
+        mail = smtp_env(self.env, self.run_dir) if service in MAIL_SENDERS else {}
+        mail.pop("SMTP_SINK_DIR", None)
         return self._start(name, cmd, {**self.env, **self.key_env(service), **self.broker_env(service), **stripe,
-                                       **(extra_env or {})})
+                                       **mail, **(extra_env or {})})
 
     def start_stripe(self):
         """The local Stripe-compatible server (docs/stripe-local.md), when no
@@ -268,14 +270,29 @@ class Platform:
         wait_stripe(env["STRIPE_API_BASE"])
         return pid
 
+    def start_smtp(self):
+        """The development SMTP sink (devservers/smtp_sink), unless
+        ``SMTP_HOST`` names another server: it keeps every mail the services
+        send as a file in ``SMTP_SINK_DIR`` (default ``<run dir>/mail``)."""
+        env = smtp_env(self.env, self.run_dir)
+        if not env.get("SMTP_SINK_DIR"):
+            return None
+        cmd = [sys.executable, "-m", "devservers.smtp_sink", "--host", env["SMTP_HOST"], "--port", env["SMTP_PORT"],
+               "--dir", env["SMTP_SINK_DIR"]]
+        pid = self._start("smtp", cmd, {**self.env, **env})
+        wait_port(env["SMTP_HOST"], int(env["SMTP_PORT"]), "the SMTP sink")
+        return pid
+
     def start_gateway(self, extra_env=None, name="gateway"):
         """The GraphQL gateway under gunicorn with eventlet workers."""
         env = {**self.env, **self.key_env(), **self.broker_env("gateway"), **(extra_env or {})}
         bind = "{}:{}".format(env.get("GATEWAY_HOST", "127.0.0.1"), env.get("GATEWAY_PORT", "8000"))
-        # eventlet's worker, answering what gunicorn refuses in the gateway's JSON shape (api_gateway/server.py)
+        # eventlet's worker, answering what gunicorn refuses in the gateway's JSON shape (api_gateway/server.py);
+        # each worker holds up to GATEWAY_MAX_STREAMS live streams (GET /stream) and 200 requests besides
+        connections = int(env.get("GATEWAY_MAX_STREAMS", "1000")) + 200
         cmd = [os.path.join(os.path.dirname(sys.executable), "gunicorn"),
                "--worker-class", "api_gateway.server.JsonErrorWorker",
-               "--workers", env.get("GATEWAY_WORKERS", "2"), "--worker-connections", "200",
+               "--workers", env.get("GATEWAY_WORKERS", "2"), "--worker-connections", str(connections),
                "--bind", bind, "--graceful-timeout", "5", "--access-logfile", "-", "api_gateway.wsgi:app"]
         return self._start(name, cmd, env)
 
@@ -478,6 +495,35 @@ def stripe_env(env):
             "STRIPE_WEBHOOK_URL": "http://{}/webhooks/stripe".format(webhooks)}
 
 
+# The services that send mail (services/common/mail.py).
+MAIL_SENDERS = ("identity", "communication")
+LOCAL_SMTP_HOSTS = ("127.0.0.1", "localhost")
+
+
+def smtp_env(env, run_dir):
+    """Where the mail-sending services send: with no ``SMTP_HOST``, or a
+    loopback one, the development sink on ``SMTP_PORT`` (1025), keeping
+    mail in ``SMTP_SINK_DIR``; another ``SMTP_HOST`` is a real server,
+    reached with the services' own SMTP settings, and no sink runs."""
+    host = env.get("SMTP_HOST") or "127.0.0.1"
+    if host not in LOCAL_SMTP_HOSTS or env.get("SMTP_SINK", "1") == "0":
+        return {}
+    return {"SMTP_HOST": host, "SMTP_PORT": env.get("SMTP_PORT") or "1025",
+            "SMTP_SINK_DIR": os.path.abspath(env.get("SMTP_SINK_DIR") or os.path.join(run_dir, "mail"))}
+
+
+def wait_port(host, port, what, timeout=30):
+    deadline = time.time() + timeout
+    while True:
+        with socket.socket() as s:
+            s.settimeout(1)
+            if s.connect_ex((host, port)) == 0:
+                return
+        if time.time() > deadline:
+            raise RuntimeError("{} did not answer on {}:{}".format(what, host, port))
+        time.sleep(0.1)
+
+
 def wait_stripe(api_base, timeout=30):
     deadline = time.time() + timeout
     while True:
@@ -529,11 +575,15 @@ def main(argv):
         os.environ.setdefault(key, value)
     platform = Platform(run_dir=os.environ.get("PLATFORM_RUN_DIR") or None)
     if cmd == "start":
-        names = [n for n in names if n not in ("gateway", "stripe")]
+        names = [n for n in names if n not in ("gateway", "stripe", "smtp")]
         if not argv[1:] or "stripe" in argv[1:] or "payment" in names:
             stripe_pid = platform.start_stripe()
             if stripe_pid:
                 print("  starting {:<14} pid {}".format("stripe", stripe_pid))
+        if not argv[1:] or "smtp" in argv[1:] or set(MAIL_SENDERS) & set(names):
+            smtp_pid = platform.start_smtp()
+            if smtp_pid:
+                print("  starting {:<14} pid {}".format("smtp", smtp_pid))
         for s in names:
             print("  starting {:<14} pid {}".format(s, platform.start(s)))
         reports = wait_healthy(names, timeout=90)
@@ -564,6 +614,17 @@ def main(argv):
             print("  Stripe:      Stripe itself, with the STRIPE_SECRET_KEY given; webhooks arrive at "
                   "http://{}/webhooks/stripe (docs/payments.md)".format(
                       os.environ.get("PAYMENT_WEBHOOK_ADDRESS", "127.0.0.1:8010")))
+        mail = smtp_env(os.environ, platform.run_dir)
+        if mail:
+            print("  Mail:        no outside SMTP_HOST set, so the development SMTP sink at {}:{} keeps every mail "
+                  "the services send in {}/ (log {})".format(mail["SMTP_HOST"], mail["SMTP_PORT"],
+                                                            _rel(mail["SMTP_SINK_DIR"]), _rel(platform.log_path("smtp"))))
+            print("               index.jsonl lists them (from, to, subject, file); read the latest with\n"
+                  "               .venv/bin/python -m devservers.smtp_sink.read --dir {} (docs/operations.md, "
+                  "\"Mail\")".format(_rel(mail["SMTP_SINK_DIR"])))
+        else:
+            print("  Mail:        sent through {}:{} (SMTP_HOST, SMTP_PORT)".format(
+                os.environ.get("SMTP_HOST"), os.environ.get("SMTP_PORT", "1025")))
         print("\n  supervisord: pid {}, socket {}, log {}".format(
             platform.supervisord_pid(), _rel(platform.socket), _rel(platform.supervisord_log)))
         print("  processes:   {} status   (restart <name>, tail -f <name>)".format(supervisorctl_command(platform)))

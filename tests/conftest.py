@@ -42,8 +42,15 @@ signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 def _configure_test_environment():
     THROWAWAY.configure()
-    # Tests read verification and reset tokens from responses: there is no mail sender.
-    os.environ["IDENTITY_EXPOSE_TOKENS"] = "1"
+    # Mail goes to this run's own SMTP sink (devservers/smtp_sink), where the
+    # tests read the verification and reset links (tests/integration/helpers.py,
+    # mail_to). Retries are fast, and a mail is dead after about 10 s of failures.
+    os.environ["SMTP_HOST"] = "127.0.0.1"
+    os.environ["SMTP_PORT"] = str(free_port())
+    os.environ["MAIL_POLL_SECONDS"] = "0.2"
+    os.environ["MAIL_RETRY_BASE_SECONDS"] = "0.3"
+    os.environ["MAIL_MAX_ATTEMPTS"] = "6"
+    os.environ["MAIL_LEASE_SECONDS"] = "20"
     # Fast retries, so the dead-letter tests take seconds, not minutes.
     os.environ["EVENT_RETRY_BASE_SECONDS"] = "0.2"
     os.environ["EVENT_MAX_ATTEMPTS"] = "3"
@@ -66,6 +73,14 @@ def _configure_test_environment():
     # Long enough for a test to make a payout fail before it is paid.
     os.environ["STRIPE_LOCAL_PAYOUT_DELAY"] = "3"
     os.environ["STRIPE_LOCAL_WEBHOOK_RETRY_BASE"] = "0.2"
+    # Communication's recording callbacks come to this run's own port, signed with this secret.
+    os.environ["COMMUNICATION_HTTP_ADDRESS"] = "127.0.0.1:{}".format(free_port())
+    os.environ["VIDEO_CALLBACK_SECRET"] = "video_" + uuid.uuid4().hex
+    # Communication's reminder timer ticks every second, and a message left
+    # unread for 9 seconds (0.15 minutes) is announced to its recipient: long enough
+    # for a test to send its messages, or mark them read, on a busy machine.
+    os.environ["REMINDER_TIMER_SECONDS"] = "1"
+    os.environ["UNREAD_NOTICE_MINUTES"] = "0.15"
 
 
 @pytest.fixture(scope="session")
@@ -101,9 +116,12 @@ def platform(amqp_uri, tmp_path_factory):
     """All six services running as real ``nameko run`` processes, under
     this session's own supervisord (scripts/platformctl.py)."""
     from scripts.platformctl import Platform, wait_healthy
-    run = Platform(run_dir=str(tmp_path_factory.mktemp("platform")))
+    run_dir = str(tmp_path_factory.mktemp("platform"))
+    os.environ["SMTP_SINK_DIR"] = os.path.join(run_dir, "mail")  # this session's sink keeps its mail here
+    run = Platform(run_dir=run_dir)
     try:
         run.start_stripe()
+        run.start_smtp()
         for service in SERVICES:
             run.start(service)
         wait_healthy(SERVICES, uri=amqp_uri, timeout=90)

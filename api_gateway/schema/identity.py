@@ -121,9 +121,10 @@ class AuthPayload(graphene.ObjectType):
 # register cannot return tokens: it would have to for a free email and could
 # not for a taken one, and that difference is what it must not show
 # (docs/architecture.md, "Accounts and enumeration"). So the message tells the
-# app its next step: login with the credentials just sent.
-REGISTERED = ("Thank you. Sign in now with the email and password you just chose, and check your inbox "
-              "for a message from us to verify your address. If you already had an account with this email, "
+# app its next steps: confirm the address with the mailed link, then login
+# with the credentials just sent.
+REGISTERED = ("Thank you. Check your inbox and open the link we sent to confirm your address. Sign in then "
+              "with the email and password you just chose. If you already had an account with this email, "
               "sign in with its password or reset it.")
 EMAIL_VERIFIED = "Thank you: your email address is verified."
 RESET_REQUESTED = ("If an account has this email, a link to choose a new password is on its way: "
@@ -275,10 +276,10 @@ class IdentityMutation:
         viewer(info)
         return info.context.call("identity", "logout", info.context.token)["ok"]
 
-    # The three below answer ``ok`` and a fixed message only: a token that
-    # identity returns under IDENTITY_EXPOSE_TOKENS is for tests and local
-    # development over RPC, and would let anyone who can ask for a reset take
-    # over the account (services/identity/service.py, with_mailed_token).
+    # The three below answer ``ok`` and a fixed message only: the tokens
+    # reach people by mail alone (identity mails them itself,
+    # docs/architecture.md "Mail"); one shown to whoever asked for a reset
+    # would let them take over the account.
 
     @staticmethod
     def resolve_verify_email(root, info, token):

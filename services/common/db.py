@@ -19,6 +19,9 @@ class ServiceDatabase(Database):
     def __init__(self, declarative_base, **kwargs):
         kwargs.setdefault("engine_options", dict(ENGINE_OPTIONS))
         kwargs.setdefault("session_options", {"expire_on_commit": False})
+        # Shared machinery finds the service's tables from its base
+        # (services/common/mail.py, queue_mail).
+        kwargs["session_options"] = dict(kwargs["session_options"], info={"declarative_base": declarative_base})
         super().__init__(declarative_base, **kwargs)
 
     def setup(self):

@@ -139,3 +139,34 @@ def create_revoked_sessions(op):
 def drop_revoked_sessions(op):
     op.drop_index('ix_revoked_sessions_until', table_name='revoked_sessions')
     op.drop_table('revoked_sessions')
+
+
+def create_mail_outbox(op):
+    """The ``mail_outbox`` table (services/common/mail.py) of a service that
+    sends mail, in its own database."""
+    op.create_table('mail_outbox',
+    sa.Column('id', sa.BigInteger(), autoincrement=True, nullable=False),
+    sa.Column('to_address', sa.String(length=254), nullable=False),
+    sa.Column('subject', sa.String(length=300), nullable=False),
+    sa.Column('text_body', sa.Text(), nullable=False),
+    sa.Column('html_body', sa.Text(), nullable=False),
+    sa.Column('kind', sa.String(length=50), nullable=False),
+    sa.Column('sensitive', sa.Boolean(), server_default='false', nullable=False),
+    sa.Column('status', sa.String(length=10), server_default='pending', nullable=False),
+    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'sent', 'dead')", name='ck_mail_outbox_status'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_index('ix_mail_outbox_due', 'mail_outbox', ['next_attempt_at'], unique=False,
+                    postgresql_where=sa.text("status = 'pending'"))
+    op.create_index('ix_mail_outbox_status', 'mail_outbox', ['status', 'id'], unique=False)
+
+
+def drop_mail_outbox(op):
+    op.drop_index('ix_mail_outbox_status', table_name='mail_outbox')
+    op.drop_index('ix_mail_outbox_due', table_name='mail_outbox', postgresql_where=sa.text("status = 'pending'"))
+    op.drop_table('mail_outbox')

@@ -145,7 +145,8 @@ def script_units(service, declarative_base, published=None):
     """
     engine = make_engine(service, pool_size=1, max_overflow=1)
     outbox = OutboxWriter(service, outbox_model(declarative_base), published) if published else None
-    units = UnitsOfWork(sessionmaker(bind=engine, expire_on_commit=False), outbox)
+    units = UnitsOfWork(sessionmaker(bind=engine, expire_on_commit=False,
+                                     info={"declarative_base": declarative_base}), outbox)
     try:
         yield units
     finally:

@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.eventstore import event_store_models
+from services.common.mail import mail_outbox_model
 from services.common.modeling import pg_enum
 
 
@@ -103,3 +104,6 @@ class AuthToken(Base):
 
 # The event machinery's tables, in this service's own database.
 OutboxEvent, InboxEvent, FailedEvent = event_store_models(Base)
+# The mails identity sends (verification, reset, the taken-address notice),
+# queued with the change that causes them (services/common/mail.py).
+MailOutbox = mail_outbox_model(Base)

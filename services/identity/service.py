@@ -1,7 +1,6 @@
 """Identity service entrypoints: check the token, validate the payload, hand
 over to the module that owns the rule (users, sessions) in one unit of work.
 A user error raises a typed error from services.common.errors."""
-import os
 import time
 from contextlib import contextmanager
 
@@ -10,6 +9,7 @@ from nameko.dependency_providers import Config
 from services.common.access import public
 from services.common.auth import Auth
 from services.common.health import HealthRpc
+from services.common.mail import DeadMailRpc, Mailer, MailSender
 from services.common.rpc import rpc
 from services.common.uow import UnitOfWorkProvider
 from services.common.validation import load, parse_uuid, parse_uuid_list
@@ -42,17 +42,7 @@ def no_sooner_than(seconds):
         time.sleep(max(0.0, started + seconds - time.monotonic()))
 
 
-def with_mailed_token(result, key, raw):
-    """There is no mail sender yet. The verification and reset tokens that
-    would be mailed are returned under ``key`` only when the identity process
-    runs with IDENTITY_EXPOSE_TOKENS=1 (tests, local development); otherwise
-    they would let anyone verify an address or reset a password they do not own."""
-    if raw is not None and os.environ.get("IDENTITY_EXPOSE_TOKENS") == "1":
-        return dict(result, **{key: raw})
-    return result
-
-
-class IdentityService(HealthRpc):
+class IdentityService(HealthRpc, DeadMailRpc):
     name = "identity"
 
     uow = UnitOfWorkProvider(Base, PUBLISHED)
@@ -60,6 +50,15 @@ class IdentityService(HealthRpc):
     # Identity owns the sessions: a token is checked against user_sessions
     # itself, not against copies of identity's events.
     auth = Auth(session_check=tokens.session_is_current, signs=True)  # users' tokens, with its own key
+    # Identity mails its own verification and reset links, so their tokens
+    # never cross the broker (docs/architecture.md, "Mail").
+    mailer = Mailer()
+    mail_sender = MailSender()
+
+    @property
+    def app_url(self):
+        """Where the links in mails point: the app's address."""
+        return str(self.config.get("APP_URL") or "http://127.0.0.1:8000")
 
     # Accounts and credentials -----------------------------------------------
 
@@ -72,9 +71,9 @@ class IdentityService(HealthRpc):
         with no_sooner_than(REGISTER_FLOOR):
             data = load(RegisterSchema(), payload)
             with self.uow() as uow:
-                raw = users.register(uow, data)
+                users.register(uow, data, self.app_url)
                 uow.commit()
-        return with_mailed_token({"ok": True}, "verification_token", raw)
+        return {"ok": True}
 
     @rpc
     @public("signing in: the email and password are the credential")
@@ -121,9 +120,9 @@ class IdentityService(HealthRpc):
         with no_sooner_than(PASSWORD_RESET_FLOOR):
             data = load(PasswordResetRequestSchema(), payload)
             with self.uow() as uow:
-                raw = sessions.request_password_reset(uow, data["email"])
+                sessions.request_password_reset(uow, data["email"], self.app_url)
                 uow.commit()
-        return with_mailed_token({"ok": True}, "reset_token", raw)
+        return {"ok": True}
 
     @rpc
     @public("the mailed reset token in the payload is the credential")
@@ -173,7 +172,7 @@ class IdentityService(HealthRpc):
         viewer = self.auth.require_self_or_admin(token, user_id)
         data = load(UpdateUserSchema(), payload)
         with self.uow() as uow:
-            view = users.update(uow, user_id, data, viewer)
+            view = users.update(uow, user_id, data, viewer, self.app_url)
             uow.commit()
         return view
 

@@ -3,7 +3,7 @@ password reset. Each function stages its changes in the caller's unit of
 work; the entrypoint commits."""
 from services.common.auth import ACCESS_TOKEN_TTL, issue_access_token
 from services.common.errors import Forbidden, Unauthenticated
-from services.identity import tokens
+from services.identity import mails, tokens
 from services.identity.models import TokenType, User, UserStatus
 from services.identity.passwords import hash_password, needs_rehash, refuse_if_weak, verify_password
 from services.identity.users import as_self, user_by_email, user_view
@@ -28,6 +28,11 @@ def login(uow, email, password):
     # One message, and the same argon2 work, whether or not the email exists:
     # the answer must not tell who has an account.
     if not verify_password(user.password_hash if user else None, password):
+        raise Unauthenticated(WRONG_CREDENTIALS)
+    # An address nobody has shown to be theirs signs in to nothing, with the
+    # same answer as a wrong password, after the same work: otherwise
+    # registering an address and signing in would tell whether it was taken.
+    if user.email_verified_at is None:
         raise Unauthenticated(WRONG_CREDENTIALS)
     _must_be_active(user)
     if needs_rehash(user.password_hash):  # the cost parameters were raised since
@@ -87,13 +92,14 @@ def verify_email(uow, raw):
     user.email_verified_at = user.email_verified_at or tokens.now()
 
 
-def request_password_reset(uow, email):
-    """The raw reset token, or None when no account has this email; the
-    caller answers the same either way."""
+def request_password_reset(uow, email, app_url):
+    """Mail a reset link to the account with this email; nothing when there
+    is none. The caller answers the same either way."""
     user = user_by_email(uow.session, email)
     if user is None:
-        return None
-    return tokens.issue(uow.session, user.id, TokenType.password_reset)
+        return
+    mails.queue_password_reset(uow.session, app_url, user, tokens.issue(uow.session, user.id,
+                                                                        TokenType.password_reset))
 
 
 def reset_password(uow, raw, new_password):
@@ -105,5 +111,8 @@ def reset_password(uow, raw, new_password):
     user = _spend(session, raw, TokenType.password_reset)
     refuse_if_weak(new_password, user.email, "new_password")
     user.password_hash = hash_password(new_password)
+    # The link reached this address's mailbox: that verifies it as well
+    # (the way back in for someone whose verification mail was lost).
+    user.email_verified_at = user.email_verified_at or tokens.now()
     tokens.void_pending(session, user.id, TokenType.password_reset)
     tokens.revoke_all_sessions(uow, user.id)

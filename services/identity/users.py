@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from services.common.auth import Principal
 from services.common.errors import Conflict, Forbidden, NotFound
 from services.common.paging import decode_cursor, encode_cursor
-from services.identity import tokens
+from services.identity import mails, tokens
 from services.identity.events import snapshot
 from services.identity.models import Role, TokenType, User, UserProfile, UserStatus
 from services.identity.passwords import hash_password
@@ -74,13 +74,15 @@ def _flush_or_conflict(session):
 
 # Writes -------------------------------------------------------------------
 
-def create(uow, data):
+def create(uow, data, verified=False):
     """A user, an empty profile and ``user_created``, staged in ``uow``;
     ``Conflict`` if the email is taken. ``register`` and the create-admin
-    command share it."""
+    command share it; the operator's command makes the address verified
+    (``verified``), as the operator vouches for it."""
     session = uow.session
     user = User(email=data["email"], password_hash=hash_password(data["password"]), first_name=data["first_name"],
-                last_name=data["last_name"], role=Role(data["role"]), status=UserStatus.active, version=1)
+                last_name=data["last_name"], role=Role(data["role"]), status=UserStatus.active, version=1,
+                email_verified_at=tokens.now() if verified else None)
     user.profile = UserProfile(bio="", preferences={}, settings={})
     session.add(user)
     _flush_or_conflict(session)
@@ -89,35 +91,43 @@ def create(uow, data):
     return user
 
 
-def register(uow, data):
-    """Self-registration that does not tell who has an account: returns the
-    raw email-verification token of the account it made, or None when the
-    email already has one; the entrypoint answers the same either way
-    (docs/architecture.md, "Accounts and enumeration").
+def register(uow, data, app_url):
+    """Self-registration that does not tell who has an account; the
+    entrypoint answers the same either way (docs/architecture.md, "Accounts
+    and enumeration").
 
-    A taken email writes nothing and emits nothing. Its owner should be
-    mailed a notice that someone tried to register with it; there is no mail
-    sender yet, so nothing is sent (docs/architecture.md). Both paths run
-    one argon2 hash, so the expensive work is the same; the entrypoint pads
-    both to one floor to hide the writes a taken email skips.
+    A new email gets its account and a mailed verification link; a taken
+    one writes no user and emits nothing, and its owner is mailed a notice
+    that someone tried to sign up with it. Both mails are queued in this
+    unit of work, so each exists exactly when its outcome commits, and the
+    tokens never leave identity. Both paths run one argon2 hash, so the
+    expensive work is the same; the entrypoint pads both to one floor to
+    hide the writes a taken email skips.
     """
     session = uow.session
-    if user_by_email(session, data["email"]) is not None:
+    owner = user_by_email(session, data["email"])
+    if owner is not None:
         hash_password(data["password"])
-        return None
+        mails.queue_address_taken(session, app_url, owner)
+        return
     try:
         # A registration of the same new email racing this one passed the
         # check above too; the unique index lets one through and the other
-        # gets the same answer. The savepoint keeps the transaction usable.
+        # gets the same answer (and the winner's owner the notice). The
+        # savepoint keeps the transaction usable.
         with session.begin_nested():
             user = create(uow, data)
     except Conflict:
-        return None
-    return tokens.issue(session, user.id, TokenType.email_verification)
+        owner = user_by_email(session, data["email"])
+        if owner is not None:
+            mails.queue_address_taken(session, app_url, owner)
+        return
+    mails.queue_verification(session, app_url, user, tokens.issue(session, user.id, TokenType.email_verification))
 
 
-def update(uow, user_id, data, viewer):
-    """Apply the fields that differ; a no-op keeps the version and emits nothing."""
+def update(uow, user_id, data, viewer, app_url):
+    """Apply the fields that differ; a no-op keeps the version and emits
+    nothing. A new email is unverified until the link mailed to it is used."""
     session = uow.session
     user = user_by_id(session, user_id, lock=True)
     _may_edit(user, viewer)
@@ -129,6 +139,8 @@ def update(uow, user_id, data, viewer):
         if "email" in changes:
             # Links mailed to the old address must not verify or reset the new one.
             tokens.void_pending(session, user.id, TokenType.email_verification, TokenType.password_reset)
+            mails.queue_verification(session, app_url, user,
+                                     tokens.issue(session, user.id, TokenType.email_verification))
         uow.emit("user_updated", dict(snapshot(user), changes=changes))
     return user_view(user, viewer)
 

@@ -16,6 +16,7 @@ from services.common.auth import Auth
 from services.common.config import SERVICES
 from services.common.health import HealthRpc
 from services.common.inbox import DeadLetterRpc
+from services.common.mail import DeadMailRpc
 from tests.architecture.test_service_shape import service_class
 
 
@@ -95,6 +96,8 @@ def test_mixins_are_listed_with_each_service():
         assert {"health", "ping"} <= names, service
         if issubclass(service_class(service), DeadLetterRpc):
             assert {"dead_letters", "dead_letter", "replay_dead_letter"} <= names, service
+        if issubclass(service_class(service), DeadMailRpc):
+            assert {"dead_mails", "retry_mail"} <= names, service
 
 
 @pytest.mark.parametrize("service, name", [
@@ -102,6 +105,7 @@ def test_mixins_are_listed_with_each_service():
     ("analytics", "dead_letters"), ("communication", "replay_dead_letter"),
     ("learning", "resync_users"), ("learning", "enrolled_courses"), ("learning", "lessons_for_users"),
     ("identity", "find_user_by_email"), ("identity", "list_users"),
+    ("identity", "dead_mails"), ("identity", "retry_mail"), ("communication", "dead_mails"),
 ])
 def test_operator_and_private_entrypoints_are_not_public(service, name):
     method = rpc_entrypoints(service_class(service))[name]

@@ -55,7 +55,7 @@ from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema, nodes
 
 from tests.e2e.conftest import Gateway, start_gateway
-from tests.integration.helpers import Db, new_user, wait_for
+from tests.integration.helpers import VERIFICATION, Db, mail_to, new_user, token_from, wait_for
 from tests.integration.learning_fixtures import ALL_WEEK, midday_zone, soon
 
 # 300 operations x 3 callers = 900 requests, about 20 s on a 2-core machine.
@@ -421,6 +421,8 @@ def sign_in(gateway, schema, role):
     gateway.data("mutation($input: RegisterInput!) { register(input: $input)" + selection + " }",
                  {"input": dict(email=user["email"], password=user["password"], firstName=user["first_name"],
                                 lastName=user["last_name"], role=role.upper())})
+    gateway.data("mutation($t: String!) { verifyEmail(token: $t) { ok } }",  # the link identity mailed
+                 {"t": token_from(mail_to(user["email"], VERIFICATION))})
     session = gateway.data(LOGIN, {"e": user["email"], "p": user["password"]})["login"]
     return session["user"]["id"], session["accessToken"]
 

@@ -9,7 +9,8 @@ import requests
 
 from services.common.config import SERVICES
 from tests.e2e.conftest import Gateway, start_gateway
-from tests.integration.helpers import Db, create_admin_with_cli, mark_lesson_paid, new_user, wait_for
+from tests.integration.helpers import (RESET as RESET_MAIL, VERIFICATION, Db, create_admin_with_cli, mail_to,
+                                       mark_lesson_paid, new_user, token_from, verify_by_mail, wait_for)
 from tests.integration.learning_fixtures import ALL_WEEK, midday_zone, soon, start_shortly
 
 REGISTER = """mutation($input: RegisterInput!) { register(input: $input) { ok message } }"""
@@ -27,11 +28,18 @@ def signed_up(gateway, learning_db, role="student"):
     is login's."""
     user = new_user(role=role)
     assert gateway.data(REGISTER, {"input": gql_input(user)})["register"]["ok"] is True
+    verified(gateway, user)
     session = gateway.data(LOGIN, {"e": user["email"], "p": user["password"]})["login"]
     table = "tutors" if role == "tutor" else "students"
     wait_for(lambda: learning_db.scalar("SELECT count(*) FROM {} WHERE user_id = :u".format(table),
                                         u=session["user"]["id"]), message="learning copy")
     return session["user"], session["accessToken"], session
+
+
+def verified(gateway, user):
+    """Confirm the address with the link identity mailed to it, as its owner would."""
+    token = token_from(mail_to(user["email"], VERIFICATION))
+    assert gateway.data(VERIFY, {"t": token})["verifyEmail"]["ok"] is True
 
 
 def error_codes(body):
@@ -216,6 +224,7 @@ def test_register_answers_the_same_when_the_email_is_taken(gateway, databases):
     assert "inbox" in first["data"]["register"]["message"]
     identity = Db(databases["identity"].url)
     assert identity.scalar("SELECT count(*) FROM users WHERE email = :e", e=user["email"]) == 1
+    verified(gateway, user)
     assert gateway.data(LOGIN, {"e": user["email"], "p": user["password"]})["login"]["user"]["email"] == \
         user["email"]
 
@@ -230,6 +239,8 @@ def test_register_tells_the_app_to_sign_in_and_refresh_returns_the_user(gateway,
     user = new_user()
     answer = gateway.data(REGISTER, {"input": gql_input(user)})["register"]
     assert "Sign in" in answer["message"], answer  # the app's next step: login with the same credentials
+    assert error_codes(gateway.gql(LOGIN, {"e": user["email"], "p": user["password"]})) == ["UNAUTHENTICATED"]
+    verified(gateway, user)  # once the address is confirmed
     session = gateway.data(LOGIN, {"e": user["email"], "p": user["password"]})["login"]
     refreshed = gateway.data(REFRESH, {"r": session["refreshToken"]})["refreshToken"]
     assert refreshed["user"] == {"id": session["user"]["id"], "email": user["email"]}
@@ -238,15 +249,15 @@ def test_register_tells_the_app_to_sign_in_and_refresh_returns_the_user(gateway,
 def test_password_reset_through_the_graph(gateway, rpc):
     user = new_user()
     gateway.data(REGISTER, {"input": gql_input(user)})
+    verified(gateway, user)
     session = gateway.data(LOGIN, {"e": user["email"], "p": user["password"]})["login"]
     token, user["id"] = session["accessToken"], session["user"]["id"]
     unknown = gateway.gql(REQUEST_RESET, {"e": "nobody-{}@example.com".format(uuid.uuid4().hex)})
     known = gateway.gql(REQUEST_RESET, {"e": user["email"]})
     assert unknown == known and known["data"]["requestPasswordReset"]["ok"] is True, (unknown, known)
     assert "Token" not in json.dumps(known) and "token" not in json.dumps(known)
-    # There is no mail sender: the test reads the link's token over RPC
-    # (IDENTITY_EXPOSE_TOKENS, tests/conftest.py); the graph never shows it.
-    reset = rpc.identity.request_password_reset({"email": user["email"]})["reset_token"]
+    # The graph never shows the token: it comes by mail, to the address's owner.
+    reset = token_from(mail_to(user["email"], RESET_MAIL))
 
     weak = gateway.gql(RESET, {"t": reset, "p": user["email"].split("@")[0] + "!"})
     assert error_codes(weak) == ["BAD_USER_INPUT"] and "newPassword" in weak["errors"][0]["extensions"]["fields"]
@@ -267,11 +278,15 @@ def test_password_reset_through_the_graph(gateway, rpc):
 
 def test_email_verification_through_the_graph(gateway, rpc):
     user = new_user()
-    # The verification token is mailed, not returned by register: read over RPC here.
-    verification = rpc.identity.register(user)["verification_token"]
-    token = gateway.data(LOGIN, {"e": user["email"], "p": user["password"]})["login"]["accessToken"]
-    assert gateway.data("{ me { emailVerified } }", token=token)["me"]["emailVerified"] is False
+    # The verification token is mailed, not returned by register.
+    assert gateway.data(REGISTER, {"input": gql_input(user)})["register"]["ok"] is True
+    verification = token_from(mail_to(user["email"], VERIFICATION))
+    # Unverified, the right password is refused like a wrong one.
+    unverified = gateway.gql(LOGIN, {"e": user["email"], "p": user["password"]})
+    assert unverified == gateway.gql(LOGIN, {"e": user["email"], "p": "not the password at all"})
+    assert error_codes(unverified) == ["UNAUTHENTICATED"]
     assert gateway.data(VERIFY, {"t": verification})["verifyEmail"]["ok"] is True
+    token = gateway.data(LOGIN, {"e": user["email"], "p": user["password"]})["login"]["accessToken"]
     assert gateway.data("{ me { emailVerified } }", token=token)["me"]["emailVerified"] is True
     for used_or_unknown in (verification, "never issued"):
         assert error_codes(gateway.gql(VERIFY, {"t": used_or_unknown})) == ["UNAUTHENTICATED"]
@@ -308,14 +323,14 @@ def test_another_users_private_fields_are_null_except_for_admins(gateway, learni
     assert all(seen[field] is None for field in PRIVATE_FIELDS), seen
     assert (seen["id"], seen["firstName"], seen["role"]) == (bob["id"], "Ada", "TUTOR") and seen["createdAt"]
     own = gateway.data(USER_FIELDS, {"id": alice["id"]}, alice_token)["user"]
-    assert (own["email"], own["status"], own["emailVerified"]) == (alice["email"], "ACTIVE", False)
+    assert (own["email"], own["status"], own["emailVerified"]) == (alice["email"], "ACTIVE", True)
 
     email, password = "gql-admin-{}@example.com".format(uuid.uuid4().hex[:8]), "a long admin passphrase"
     done = create_admin_with_cli(email, password)
     assert done.returncode == 0, done.stderr
     admin_token = gateway.data(LOGIN, {"e": email, "p": password})["login"]["accessToken"]
     as_admin = gateway.data(USER_FIELDS, {"id": bob["id"]}, admin_token)["user"]
-    assert (as_admin["email"], as_admin["status"], as_admin["emailVerified"]) == (bob["email"], "ACTIVE", False)
+    assert (as_admin["email"], as_admin["status"], as_admin["emailVerified"]) == (bob["email"], "ACTIVE", True)
 
 
 def many_tutors(rpc, learning_db, count):
@@ -323,6 +338,8 @@ def many_tutors(rpc, learning_db, count):
     users = [new_user(i, role="tutor") for i in range(count)]
     for call in [rpc.identity.register.call_async(u) for u in users]:
         assert call.result()["ok"] is True
+    for u in users:
+        verify_by_mail(rpc, u["email"])
     sessions = [c.result() for c in
                 [rpc.identity.login.call_async({"email": u["email"], "password": u["password"]}) for u in users]]
     ids, tokens = [s["user"]["id"] for s in sessions], [s["access_token"] for s in sessions]

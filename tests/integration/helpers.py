@@ -1,5 +1,6 @@
 """Small helpers shared by the integration tests."""
 import os
+import re
 import subprocess
 import sys
 import time
@@ -114,13 +115,61 @@ def messages_in(amqp_uri, queue):
     raise AssertionError("no queue {} in {}".format(queue, out))
 
 
+def sink_dir():
+    """Where this session's SMTP sink keeps the mail (tests/conftest.py)."""
+    return os.environ["SMTP_SINK_DIR"]
+
+
+def mails_to(address, subject=None):
+    """Every mail the sink has kept for ``address`` (whose subject contains
+    ``subject``), oldest first, parsed (``email.message.EmailMessage``)."""
+    from devservers.smtp_sink import read
+    return [read.load(sink_dir(), e) for e in read.matching(sink_dir(), address, subject)]
+
+
+def mail_to(address, subject=None, timeout=30, count=1):
+    """The ``count``-th mail to ``address`` (with ``subject`` in its
+    subject), waiting until the services have sent it."""
+    found = wait_for(lambda: len(mails_to(address, subject)) >= count and mails_to(address, subject),
+                     timeout=timeout, message="mail {}to {}".format(
+                         "'{}' ".format(subject) if subject else "", address))
+    return found[count - 1]
+
+
+def text_of(mail, kind="plain"):
+    from devservers.smtp_sink import read
+    return read.body(mail, kind)
+
+
+TOKEN = re.compile(r"[?&]token=([A-Za-z0-9_\-%]+)")
+
+
+def token_from(mail):
+    """The token of the link in a mail (verification or reset)."""
+    found = TOKEN.search(text_of(mail))
+    assert found, "no link with a token in:\n" + text_of(mail)
+    return unquote(found.group(1))
+
+
+VERIFICATION, RESET, TAKEN = "Confirm your email address", "Reset your password", "Someone tried to sign up"
+
+
+def verify_by_mail(rpc, email, timeout=30):
+    """Verify ``email`` with the token of the verification mail sent to it."""
+    assert rpc.identity.verify_email({"token": token_from(mail_to(email, VERIFICATION, timeout))}) == {"ok": True}
+
+
 def registered(rpc, *payloads):
-    """Register each payload with identity and sign each in; their users, in
-    order. register answers only ``ok`` whether or not the email was taken
+    """Register each payload with identity, verify each address through the
+    mail it was sent and sign each in; their users, in order. register
+    answers only ``ok`` whether or not the email was taken
     (docs/architecture.md, "Accounts and enumeration"): the user comes from
-    login. The calls go out together, as each costs an argon2 hash."""
+    login, which an unverified address cannot do. The calls go out
+    together, as each costs an argon2 hash."""
     for call in [rpc.identity.register.call_async(p) for p in payloads]:
         assert call.result()["ok"] is True
+    for p in payloads:
+        verify_by_mail(rpc, p["email"])
     sessions = [rpc.identity.login.call_async({"email": p["email"], "password": p["password"]}) for p in payloads]
     return [call.result()["user"] for call in sessions]
 

@@ -12,7 +12,7 @@ from services.common.uow import script_units
 from services.identity import users
 from services.identity.events import PUBLISHED
 from services.identity.models import Base
-from tests.integration.helpers import Db, new_user, wait_for
+from tests.integration.helpers import Db, new_user, registered, wait_for
 
 pytestmark = pytest.mark.broker_outage
 
@@ -62,5 +62,4 @@ def test_committed_users_arrive_after_the_broker_returns(platform, databases, am
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=10) as rpc:
         wait_for(lambda: rpc.identity.health()["status"] == "ok", timeout=30, message="identity back")
         again = new_user()
-        assert rpc.identity.register(again)["ok"] is True
-        assert rpc.identity.login({"email": again["email"], "password": again["password"]})["user"]["id"]
+        assert registered(rpc, again)[0]["id"]   # registers, verifies through the mail, signs in

@@ -1,12 +1,5 @@
 """Identity's RPC API over a real broker, against the running ``nameko run``
 process and its own PostgreSQL database."""
-import os
-
-# Before the session's platform fixture starts the services: the identity
-# process then returns the verification and reset tokens it would mail.
-# (tests/conftest.py sets it as well; this keeps the module self-sufficient.)
-os.environ["IDENTITY_EXPOSE_TOKENS"] = "1"
-
 import uuid  # noqa: E402
 
 import jwt  # noqa: E402
@@ -19,7 +12,9 @@ from services.common.auth import issue_access_token, issue_service_token  # noqa
 from services.common.errors import BadInput, Conflict, Forbidden, NotFound, Unauthenticated  # noqa: E402
 from services.common.keys import SigningKey  # noqa: E402
 from services.identity.tokens import token_hash  # noqa: E402
-from tests.integration.helpers import Db, create_admin_with_cli as run_create_admin, operator_token  # noqa: E402
+from tests.integration.helpers import (RESET, TAKEN, VERIFICATION, Db, mail_to, mails_to, operator_token,  # noqa: E402
+                                       token_from, wait_for)
+from tests.integration.helpers import create_admin_with_cli as run_create_admin  # noqa: E402
 from tests.token_keys import forge, hs256_with, session_key, session_public_pem  # noqa: E402
 
 PASSWORD = "correct horse battery"
@@ -35,11 +30,13 @@ def new_payload(role="student", **changes):
 
 
 def register_and_login(rpc, payload):
-    """(register's answer, login's session). register answers only ``ok``
-    (and here, with IDENTITY_EXPOSE_TOKENS=1, the verification token it
-    would mail); the user comes from logging in."""
-    answer = rpc.identity.register(payload)
-    return answer, rpc.identity.login({"email": payload["email"], "password": payload["password"]})
+    """(the mailed verification token, login's session). register answers
+    only ``ok``; the token arrives by mail, and login needs the address
+    verified with it first."""
+    assert rpc.identity.register(payload) == {"ok": True}
+    token = token_from(mail_to(payload["email"].strip().lower(), VERIFICATION))
+    assert rpc.identity.verify_email({"token": token}) == {"ok": True}
+    return token, rpc.identity.login({"email": payload["email"], "password": payload["password"]})
 
 
 def signup(rpc, role="student", **changes):
@@ -88,14 +85,13 @@ def outbox_events(db, user_id, event_type=None):
 
 def test_register_answers_ok_and_writes_the_user_and_one_event(platform, rpc, db):
     payload = new_payload("tutor", email="  Grace.HOPPER-{}@Example.com ".format(uuid.uuid4().hex[:6]))
-    answer = rpc.identity.register(payload)
-    assert set(answer) == {"ok", "verification_token"} and answer["ok"] is True
+    token, session = register_and_login(rpc, payload)  # the answer is only ok (register_and_login checks it)
     email = payload["email"].strip().lower()
-    user = rpc.identity.login({"email": email, "password": PASSWORD})["user"]
+    user = session["user"]
     assert set(user) == {"id", "email", "first_name", "last_name", "role", "status", "version", "email_verified",
                          "created_at", "updated_at", "profile"}
     assert (user["email"], user["role"], user["status"], user["version"]) == (email, "tutor", "active", 1)
-    assert user["profile"] == {"bio": "", "preferences": {}, "settings": {}} and user["email_verified"] is False
+    assert user["profile"] == {"bio": "", "preferences": {}, "settings": {}} and user["email_verified"] is True
     assert user["created_at"].endswith("+00:00")
     # committed with the user, so it is there the moment register returns
     (event,) = outbox_events(db, user["id"])
@@ -105,7 +101,7 @@ def test_register_answers_ok_and_writes_the_user_and_one_event(platform, rpc, db
     assert db.scalar("SELECT count(*) FROM user_profiles WHERE user_id = :u", u=user["id"]) == 1
     stored = db.scalar("SELECT token_hash FROM auth_tokens WHERE user_id = :u AND type = 'email_verification'",
                        u=user["id"])
-    assert stored == token_hash(answer["verification_token"])
+    assert stored == token_hash(token)
 
 
 def test_password_is_stored_as_argon2id(platform, rpc, db):
@@ -121,10 +117,13 @@ def test_taken_email_gets_the_same_answer_and_writes_nothing(platform, rpc, db, 
     before = counts(db)
     intruder = dict(new_payload(), email=variant(payload["email"]), password="an intruder's passphrase",
                     first_name="Eve")
-    # The same answer as a new account's, less the token that only a real
-    # new account has (and that only this test set-up would ever see).
+    # The same answer as a new account's; the owner is told by mail.
     assert rpc.identity.register(intruder) == {"ok": True}
     assert counts(db) == before  # no user, token or event
+    notice = mail_to(payload["email"], TAKEN)
+    assert "forgot-password" in notice.get_body(("plain",)).get_content()
+    assert "token=" not in notice.as_string()
+    assert len(mails_to(payload["email"], TAKEN)) == 1 and len(mails_to(payload["email"], VERIFICATION)) == 1
     assert db.scalar("SELECT first_name FROM users WHERE id = :u", u=owner["id"]) == "Ada"
     with pytest.raises(Unauthenticated):
         rpc.identity.login({"email": payload["email"], "password": intruder["password"]})
@@ -143,8 +142,11 @@ def test_racing_registrations_make_one_user_and_one_event(platform, rpc, db):
     payload = new_payload()
     calls = [rpc.identity.register.call_async(payload) for _ in range(6)]
     answers = [call.result() for call in calls]  # none fails: the losers get the generic answer
-    assert all(a["ok"] is True for a in answers)
-    assert sum("verification_token" in a for a in answers) == 1
+    assert answers == [{"ok": True}] * 6
+    # One account, one verification link; each loser's attempt is a notice to the owner.
+    wait_for(lambda: len(mails_to(payload["email"], TAKEN)) == 5, message="five notices")
+    assert len(mails_to(payload["email"], VERIFICATION)) == 1
+    assert rpc.identity.verify_email({"token": token_from(mail_to(payload["email"], VERIFICATION))}) == {"ok": True}
     user_id = rpc.identity.login({"email": payload["email"], "password": PASSWORD})["user"]["id"]
     assert db.scalar("SELECT count(*) FROM users WHERE email = :e", e=payload["email"]) == 1
     assert len(outbox_events(db, user_id)) == 1
@@ -281,37 +283,56 @@ def test_logout_with_a_service_token_is_forbidden(platform, rpc):
 # Verification and password reset ---------------------------------------------
 
 def test_email_verification_is_single_use(platform, rpc):
-    answer, session = register_and_login(rpc, new_payload())
+    token, session = register_and_login(rpc, new_payload())
     user_id = session["user"]["id"]
-    assert rpc.identity.verify_email({"token": answer["verification_token"]}) == {"ok": True}
     assert rpc.identity.get_user(session["access_token"], user_id)["email_verified"] is True
     with pytest.raises(Unauthenticated):
-        rpc.identity.verify_email({"token": answer["verification_token"]})
+        rpc.identity.verify_email({"token": token})
 
 
 def test_expired_verification_token_is_refused(platform, rpc, db):
-    answer, _ = register_and_login(rpc, new_payload())
+    payload = new_payload()
+    assert rpc.identity.register(payload) == {"ok": True}
+    token = token_from(mail_to(payload["email"], VERIFICATION))
     db.execute("UPDATE auth_tokens SET expires_at = now() - interval '1 second' WHERE token_hash = :h",
-               h=token_hash(answer["verification_token"]))
+               h=token_hash(token))
     with pytest.raises(Unauthenticated):
-        rpc.identity.verify_email({"token": answer["verification_token"]})
+        rpc.identity.verify_email({"token": token})
 
 
-def test_email_change_voids_the_old_verification_link(platform, rpc):
-    answer, session = register_and_login(rpc, new_payload())
-    changed = rpc.identity.update_user(session["access_token"], session["user"]["id"],
-                                       {"email": new_payload()["email"]})
+def test_unverified_login_is_refused_like_a_wrong_password(platform, rpc):
+    payload = new_payload()
+    assert rpc.identity.register(payload) == {"ok": True}
+    with pytest.raises(Unauthenticated) as unverified:
+        rpc.identity.login({"email": payload["email"], "password": PASSWORD})
+    with pytest.raises(Unauthenticated) as wrong:
+        rpc.identity.login({"email": payload["email"], "password": "not the password"})
+    assert str(unverified.value) == str(wrong.value)
+    rpc.identity.verify_email({"token": token_from(mail_to(payload["email"], VERIFICATION))})
+    assert rpc.identity.login({"email": payload["email"], "password": PASSWORD})["user"]["email_verified"] is True
+
+
+def test_email_change_mails_the_new_address_and_voids_the_old_link(platform, rpc):
+    _, session = register_and_login(rpc, new_payload())
+    second, third = new_payload()["email"], new_payload()["email"]
+    changed = rpc.identity.update_user(session["access_token"], session["user"]["id"], {"email": second})
     assert changed["email_verified"] is False
-    with pytest.raises(Unauthenticated):
-        rpc.identity.verify_email({"token": answer["verification_token"]})
+    pending = token_from(mail_to(second, VERIFICATION))  # mailed to the new address
+    rpc.identity.update_user(session["access_token"], session["user"]["id"], {"email": third})
+    with pytest.raises(Unauthenticated):  # a link mailed to an address the account left
+        rpc.identity.verify_email({"token": pending})
+    assert rpc.identity.verify_email({"token": token_from(mail_to(third, VERIFICATION))}) == {"ok": True}
+    assert rpc.identity.get_user(session["access_token"], session["user"]["id"])["email_verified"] is True
 
 
 def test_password_reset_is_single_use_and_ends_every_session(platform, rpc, db):
     user, session, payload = signup(rpc)
     assert rpc.identity.request_password_reset({"email": "nobody-{}@example.com".format(uuid.uuid4().hex)}) == \
         {"ok": True}
-    older = rpc.identity.request_password_reset({"email": payload["email"].upper()})["reset_token"]
-    reset = rpc.identity.request_password_reset({"email": payload["email"]})["reset_token"]
+    assert rpc.identity.request_password_reset({"email": payload["email"].upper()}) == {"ok": True}
+    older = token_from(mail_to(payload["email"], RESET))
+    assert rpc.identity.request_password_reset({"email": payload["email"]}) == {"ok": True}
+    reset = token_from(mail_to(payload["email"], RESET, count=2))
     assert rpc.identity.reset_password({"token": reset, "new_password": "a brand new passphrase"}) == {"ok": True}
     for token in (reset, older):  # used, and spent by the reset
         with pytest.raises(Unauthenticated):
@@ -328,7 +349,8 @@ def test_password_reset_is_single_use_and_ends_every_session(platform, rpc, db):
 
 def test_expired_reset_token_and_weak_new_password(platform, rpc, db):
     _, _, payload = signup(rpc)
-    reset = rpc.identity.request_password_reset({"email": payload["email"]})["reset_token"]
+    assert rpc.identity.request_password_reset({"email": payload["email"]}) == {"ok": True}
+    reset = token_from(mail_to(payload["email"], RESET))
     for weak in ("short", "qwertyuiop", "1234567890", "x" * 12,
                  payload["email"].split("@")[0].upper() + "!"):  # the email's local part
         with pytest.raises(BadInput) as caught:

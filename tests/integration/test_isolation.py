@@ -10,8 +10,8 @@ from services.common.config import SERVICES
 
 EVENT_STORE = {"outbox", "inbox", "failed_events", "alembic_version"}
 # Tables of one shape that several services map on their own bases
-# (services/common/eventstore.py, services/common/revocations.py).
-SHARED_SHAPES = EVENT_STORE | {"revoked_sessions"}
+# (services/common/eventstore.py, services/common/revocations.py, services/common/mail.py).
+SHARED_SHAPES = EVENT_STORE | {"revoked_sessions", "mail_outbox"}
 
 PAIRS = [p for p in itertools.product(SERVICES, SERVICES) if p[0] != p[1]]
 

@@ -8,7 +8,7 @@ import pytest
 from kombu import Connection, Exchange, Queue
 
 from services.common.errors import BadInput, Conflict, Forbidden, NotFound, Unauthenticated
-from tests.integration.helpers import (Db, mark_lesson_paid, messages_in, new_user, payment_succeeded, publish,
+from tests.integration.helpers import (Db, mark_lesson_paid, messages_in, new_user, payment_succeeded, publish, verify_by_mail,
                                        wait_for)
 from tests.integration.learning_fixtures import (ALL_WEEK, midday_zone, people, soon,  # noqa: F401
                                                  start_shortly, tutor_with_course)
@@ -64,6 +64,8 @@ def test_full_path_through_the_rpc_api(platform, rpc, tap, learning_db, amqp_uri
     tutor_in, student_in = new_user(role="tutor"), new_user(role="student")
     for payload in (tutor_in, student_in):
         rpc.identity.register(payload)  # answers only ok: the users come from login
+    for payload in (tutor_in, student_in):
+        verify_by_mail(rpc, payload["email"])  # which needs the mailed link used first
     tutor_session = rpc.identity.login({"email": tutor_in["email"], "password": tutor_in["password"]})
     student_session = rpc.identity.login({"email": student_in["email"], "password": student_in["password"]})
     tutor_user, tutor_token = tutor_session["user"], tutor_session["access_token"]

@@ -13,7 +13,7 @@ import pytest
 import services.common.errors  # noqa: F401  (typed errors across RPC)
 from services.common.auth import ACCESS_TOKEN_TTL, SESSION_ENDED
 from services.common.errors import Unauthenticated
-from tests.integration.helpers import Db, new_user, wait_for
+from tests.integration.helpers import RESET, Db, mail_to, new_user, token_from, verify_by_mail, wait_for
 from tests.integration.test_identity_rpc import ADMIN_PASSWORD, create_admin_with_cli
 
 
@@ -41,6 +41,7 @@ def student(rpc):
     """(user id, payload, first login) of a new student."""
     payload = new_user()
     rpc.identity.register(payload)
+    verify_by_mail(rpc, payload["email"])
     session = rpc.identity.login({"email": payload["email"], "password": payload["password"]})
     return session["user"]["id"], payload, session
 
@@ -158,7 +159,8 @@ def test_suspension_ends_every_session_of_the_user(platform, rpc, dbs, admin_tok
 
 def test_a_password_reset_ends_every_session(platform, rpc, dbs):
     user_id, payload, session = student(rpc)
-    reset = rpc.identity.request_password_reset({"email": payload["email"]})["reset_token"]
+    rpc.identity.request_password_reset({"email": payload["email"]})
+    reset = token_from(mail_to(payload["email"], RESET))
     rpc.identity.reset_password({"token": reset, "new_password": "a brand new passphrase"})
     assert refused(rpc.identity.get_user, session["access_token"], user_id)
     learning_refuses_soon(rpc, session["access_token"], user_id)

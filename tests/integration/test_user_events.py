@@ -8,7 +8,7 @@ import pytest
 
 import services.common.errors  # noqa: F401  (typed errors across RPC)
 from services.common.errors import BadInput, Forbidden, NotFound, Unauthenticated
-from tests.integration.helpers import (Db, make_envelope, new_user, operator_token, publish, registered,
+from tests.integration.helpers import (Db, make_envelope, new_user, operator_token, publish, registered, verify_by_mail,
                                        user_snapshot, wait_for)
 
 CONSUMERS = ("learning", "analytics", "communication")
@@ -53,6 +53,7 @@ def test_tutor_gets_a_tutor_copy(platform, rpc, dbs):
 def test_email_and_name_changes_reach_the_copy(platform, rpc, dbs):
     payload = new_user()
     rpc.identity.register(payload)
+    verify_by_mail(rpc, payload["email"])
     session = rpc.identity.login({"email": payload["email"], "password": payload["password"]})
     user, token = session["user"], session["access_token"]
     wait_for(lambda: student_copy(dbs, user["id"]), message="copy")

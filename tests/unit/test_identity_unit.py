@@ -21,7 +21,7 @@ from services.identity import passwords, schemas, sessions, tokens, users
 from services.identity.models import Role, TokenType, UserStatus
 from services.identity.schemas import (AdminSchema, ListUsersSchema, LoginSchema, PasswordResetSchema,
                                        RegisterSchema, StatusSchema, UpdateUserSchema)
-from services.identity.service import IdentityService, no_sooner_than, with_mailed_token
+from services.identity.service import IdentityService, no_sooner_than
 from tests.token_keys import UnitKeys
 
 KEYS = UnitKeys()
@@ -341,30 +341,49 @@ def test_who_sees_the_full_view(viewer, full):
 
 # Registration that does not tell who has an account ------------------------
 
-def test_register_with_a_taken_email_hashes_and_writes_nothing():
-    uow = mock.MagicMock()
+APP = "https://app.example"
+
+
+def test_register_with_a_taken_email_hashes_writes_no_user_and_mails_the_owner():
+    uow, owner = mock.MagicMock(), fake_user()
     data = load(RegisterSchema(), registration())
-    with mock.patch.object(users, "user_by_email", return_value=fake_user()), \
+    with mock.patch.object(users, "user_by_email", return_value=owner), \
             mock.patch.object(users, "hash_password", wraps=passwords.hash_password) as hashed, \
-            mock.patch.object(users, "create") as create:
-        assert users.register(uow, data) is None
+            mock.patch.object(users, "create") as create, \
+            mock.patch.object(users.mails, "queue_address_taken") as notice, \
+            mock.patch.object(users.mails, "queue_verification") as verification:
+        assert users.register(uow, data, APP) is None
     hashed.assert_called_once_with("correct horse battery")  # the same argon2 work as a new account
     assert not create.called and not uow.emit.called and not uow.session.add.called
+    notice.assert_called_once_with(uow.session, APP, owner)  # the owner hears of it, nobody else
+    assert not verification.called
 
 
 def test_register_that_loses_a_race_gets_the_same_answer():
-    uow = mock.MagicMock()
-    with mock.patch.object(users, "user_by_email", return_value=None), \
-            mock.patch.object(users, "create", side_effect=Conflict("taken")):
-        assert users.register(uow, load(RegisterSchema(), registration())) is None
+    uow, owner = mock.MagicMock(), fake_user()
+    with mock.patch.object(users, "user_by_email", side_effect=[None, owner]), \
+            mock.patch.object(users, "create", side_effect=Conflict("taken")), \
+            mock.patch.object(users.mails, "queue_address_taken") as notice:
+        assert users.register(uow, load(RegisterSchema(), registration()), APP) is None
     uow.session.begin_nested.assert_called_once()  # rolled back to it, not the whole unit
     assert not uow.session.add.called
+    notice.assert_called_once_with(uow.session, APP, owner)
 
 
-@pytest.mark.parametrize("raw", ["a verification token", None], ids=["new email", "taken email"])
-def test_register_answers_the_same_either_way(service, monkeypatch, raw):
-    monkeypatch.delenv("IDENTITY_EXPOSE_TOKENS", raising=False)
-    with mock.patch.object(users, "register", return_value=raw):
+def test_register_of_a_new_email_mails_its_verification_link():
+    uow, user = mock.MagicMock(), fake_user()
+    with mock.patch.object(users, "user_by_email", return_value=None), \
+            mock.patch.object(users, "create", return_value=user), \
+            mock.patch.object(users.tokens, "issue", return_value="raw-token") as issue, \
+            mock.patch.object(users.mails, "queue_verification") as verification:
+        assert users.register(uow, load(RegisterSchema(), registration()), APP) is None
+    issue.assert_called_once_with(uow.session, user.id, TokenType.email_verification)
+    verification.assert_called_once_with(uow.session, APP, user, "raw-token")
+
+
+def test_register_answers_the_same_either_way(service):
+    # Nothing about the outcome reaches the answer: the token goes by mail only.
+    with mock.patch.object(users, "register", return_value=None):
         assert service.register(registration()) == {"ok": True}
 
 
@@ -437,9 +456,14 @@ def test_logout_with_a_service_token_is_forbidden(service):
     assert not unit.session.mock_calls and not unit.emit.called and not unit.commit.called
 
 
-def test_mailed_tokens_are_exposed_only_when_asked(monkeypatch):
-    monkeypatch.delenv("IDENTITY_EXPOSE_TOKENS", raising=False)
-    assert with_mailed_token({"ok": True}, "reset_token", "raw") == {"ok": True}
-    monkeypatch.setenv("IDENTITY_EXPOSE_TOKENS", "1")
-    assert with_mailed_token({"ok": True}, "reset_token", "raw") == {"ok": True, "reset_token": "raw"}
-    assert with_mailed_token({"ok": True}, "reset_token", None) == {"ok": True}
+def test_unverified_login_is_refused_like_a_wrong_password():
+    from services.identity import sessions
+    user = fake_user(password_hash=passwords.hash_password("correct horse battery"))
+    uow = mock.MagicMock()
+    with mock.patch.object(sessions, "user_by_email", return_value=user):
+        with pytest.raises(Unauthenticated) as unverified:
+            sessions.login(uow, user.email, "correct horse battery")
+        with pytest.raises(Unauthenticated) as wrong:
+            sessions.login(uow, user.email, "wrong horse battery")
+    assert str(unverified.value) == str(wrong.value) == sessions.WRONG_CREDENTIALS
+    assert unverified.value.details == wrong.value.details
