@@ -27,7 +27,9 @@ From the table below, ``grants`` computes for each principal:
   processes only check that they exist (``adapt_nameko``).
 * **Events**: a service publishes only to its own ``<service>.events``; it
   binds to another's only with the event types it follows
-  (``SUBSCRIPTIONS``).
+  (``SUBSCRIPTIONS``). The gateway binds queues of its own
+  (``gateway.live-<uuid>``) to ``communication.events`` with
+  ``activity_added`` only, for its live streams (``LIVE_EVENTS``).
 * **RPC** on ``nameko-rpc``: a request ``<service>.<method>`` is published
   only by that service's callers (``RPC_CALLS``); only the service binds
   ``<service>.*``; a reply goes only to a reply key of one of its callers,
@@ -75,8 +77,13 @@ ALL = "*"                    # every method of a service
 # subscription is a change to what that service may read, made here.
 SUBSCRIPTIONS = {
     "learning": {"identity": ("user_created", "user_updated", "user_deactivated", "session_revoked"),
-                 "payment": ("payment_succeeded",)},
-    "communication": {"identity": ("user_created", "session_revoked")},
+                 "payment": ("payment_succeeded",),
+                 # It carries the meeting's URL: granted to learning alone (services/communication/events.py).
+                 "communication": ("video_session_created",)},
+    "communication": {"identity": ("user_created", "user_updated", "user_deactivated", "session_revoked"),
+                      "learning": ("lesson_booked", "lesson_paid", "lesson_confirmed", "lesson_cancelled",
+                                   "lesson_completed", "lesson_expired"),
+                      "payment": ("payment_succeeded", "payment_failed", "refund_succeeded", "payout_paid")},
     "payment": {"learning": ("lesson_booked", "lesson_expired", "lesson_cancelled", "lesson_completed"),
                 "identity": ("session_revoked",)},
     "analytics": {"identity": ("user_created", "user_updated", "user_deactivated", "session_revoked")},
@@ -90,6 +97,14 @@ RPC_CALLS = {
     "operator": {service: ALL for service in SERVICES},
     "learning": {"identity": ("list_users", "get_users")},
 }
+
+# The events the gateway follows itself, to wake its live streams (GET
+# /stream, api_gateway/live.py): each gateway process binds a queue of its
+# own (``LIVE_QUEUES`` + a uuid, exclusive and auto-delete) with these keys
+# only. ``activity_added`` carries a user id and an activity id, never what
+# was said: a stream reads the items over RPC with its client's token.
+LIVE_EVENTS = {"gateway": {"communication": ("activity_added",)}}
+LIVE_QUEUES = "gateway.live-"
 
 # Where scripts/up keeps the development platform's passwords (scripts/lib.sh, load_broker_secrets).
 SECRETS_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -148,10 +163,11 @@ def _words(names):
     return "|".join(_escape(n) for n in names)
 
 
-def grants(environ=None, subscriptions=None, rpc_calls=None, services=SERVICES):
+def grants(environ=None, subscriptions=None, rpc_calls=None, services=SERVICES, live_events=None):
     """{principal: Grant}, computed from the services, who follows which
     events and who calls whom; user names from ``<PRINCIPAL>_AMQP_USER``."""
     subscriptions = SUBSCRIPTIONS if subscriptions is None else subscriptions
+    live_events = LIVE_EVENTS if live_events is None else live_events
     rpc_calls = RPC_CALLS if rpc_calls is None else rpc_calls
     users = {p: broker_user(p, environ) for p in PRINCIPALS}
     table = {}
@@ -181,6 +197,12 @@ def grants(environ=None, subscriptions=None, rpc_calls=None, services=SERVICES):
                 reads.add(exchange)
                 topic(exchange)[1].append("({})".format(_words(types)))
                 queues.append(r"evt-{}-({})--{}\.{}".format(_escape(source), _words(types), _escape(p), NAME))
+        for source, types in sorted(live_events.get(p, {}).items()):
+            # The gateway's live streams (LIVE_EVENTS): its own queues, these keys only.
+            exchange = events_exchange_name(source)
+            reads.add(exchange)
+            topic(exchange)[1].append("({})".format(_words(types)))
+            queues.append(_escape(LIVE_QUEUES) + UUID)
         calls = rpc_calls.get(p, {})
         if calls:
             # Its reply queues and their keys (adapt_nameko), and its requests.

@@ -156,6 +156,22 @@ def mark_paid(uow, data):
     return view
 
 
+class VideoSessionCreated(Schema):
+    """What learning reads of communication's video_session_created, version 1 (docs/events.md)."""
+    lesson_id = fields.UUID(required=True)
+    meeting_url = fields.Url(required=True, schemes={"https", "http"})
+
+
+def set_meeting_url(uow, data):
+    """The confirmed lesson's room, as communication made it: kept in
+    ``lessons.meeting_url``, which only the lesson's parties see."""
+    lesson = uow.session.get(Lesson, data["lesson_id"], with_for_update=True)
+    if lesson is None:
+        raise DeadLetter("video_session_created for an unknown lesson {}".format(data["lesson_id"]))
+    lesson.meeting_url = data["meeting_url"]
+    uow.session.flush()
+
+
 def claim_overdue(session, now, limit):
     """Lock up to ``limit`` unpaid lessons whose payment_due_at has passed
     (rules.overdue), oldest deadline first, with their parties' user ids.

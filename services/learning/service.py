@@ -66,6 +66,12 @@ class LearningService(HealthRpc, DeadLetterRpc):
     def on_payment_succeeded(self, uow, event):
         lessons.mark_paid(uow, event.data)
 
+    # Communication's video room for a confirmed lesson: its URL goes on the lesson.
+
+    @subscribe("communication", "video_session_created", versions={1}, schema=lessons.VideoSessionCreated)
+    def on_video_session_created(self, uow, event):
+        lessons.set_meeting_url(uow, event.data)
+
     @timer("LESSON_EXPIRY_INTERVAL_SECONDS", default=5)
     def expire_unpaid_lessons(self):
         """Expire lessons not paid by their payment_due_at, a batch per unit

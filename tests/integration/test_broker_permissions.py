@@ -98,6 +98,28 @@ def test_no_one_but_identity_binds_identitys_rpc_keys(platform, principal, key):
     assert "access to topic '{}' in exchange '{}'".format(key, RPC) in said
 
 
+def live_bind(principal, routing_key, exchange="communication.events"):
+    """Declare a live queue (the gateway's ``gateway.live-<uuid>``) as
+    ``principal`` and bind it to ``exchange`` with ``routing_key``."""
+    conn, channel = channel_of(principal)
+    with conn:
+        queue = broker.LIVE_QUEUES + str(uuid.uuid4())
+        channel.queue_declare(queue, exclusive=True, auto_delete=True)
+        channel.queue_bind(queue, exchange, routing_key)
+
+
+def test_the_gateway_binds_its_live_queues_with_activity_added_only(platform):
+    """GET /stream's wake-ups (api_gateway/live.py): the gateway learns that a
+    user has something new, and nothing else communication publishes."""
+    live_bind("gateway", "activity_added")
+    for key in ("message_sent", "video_session_created", "#", "*"):
+        said = refused(lambda: live_bind("gateway", key))
+        assert "access to topic '{}' in exchange 'communication.events'".format(key) in said
+    refused(lambda: live_bind("gateway", "activity_added", exchange="identity.events"))
+    for other in ("learning", "communication", "analytics"):  # the name is the gateway's alone
+        refused(lambda: live_bind(other, "activity_added"))
+
+
 @pytest.mark.parametrize("principal", CALLERS)
 def test_a_caller_binds_no_other_callers_reply_keys(platform, principal):
     """learning sees the gateway's reply key as the reply_to of every request

@@ -105,12 +105,33 @@ def test_events_are_published_by_their_producer_only(principal):
 def test_a_subscriber_binds_only_the_events_it_follows():
     assert may_bind("learning", "identity.events", "user_updated")
     assert may_bind("communication", "identity.events", "user_created")
-    assert not may_bind("communication", "identity.events", "user_updated")
+    assert may_bind("communication", "identity.events", "user_updated")
+    assert not may_bind("communication", "identity.events", "user_token_issued")
+    assert not may_bind("analytics", "communication.events", "video_session_created")  # the room's URL: learning's only
+    assert may_bind("learning", "communication.events", "video_session_created")
     assert not may_bind("learning", "identity.events", "#")
     assert not may_bind("payment", "identity.events", "user_created")
     assert not may_bind("gateway", "identity.events", "user_created")
     assert not may_bind("learning", "payment.events", "payment_completed")
     assert may_bind("operator", "identity.events", "#")  # operators watch events
+
+
+def test_the_gateway_binds_only_activity_added_on_live_queues_of_its_own():
+    """The gateway's live streams (api_gateway/live.py) learn that a user has
+    something new, never what: no other communication event, no other source."""
+    assert may_bind("gateway", "communication.events", "activity_added")
+    for key in ("message_sent", "video_session_created", "#", "*", "activity_added.x"):
+        assert not may_bind("gateway", "communication.events", key), key
+    assert not may_bind("gateway", "identity.events", "activity_added")
+    assert not may_publish("gateway", "communication.events", "activity_added")
+    live = broker.LIVE_QUEUES + str(uuid.uuid4())
+    gateway = TABLE["gateway"]
+    assert matches(gateway.configure, live) and matches(gateway.read, live)
+    for other in PRINCIPALS:
+        if other != "gateway":
+            assert not matches(TABLE[other].configure, live), other
+            assert not may_bind(other, "communication.events", "activity_added") or other == "operator", other
+    assert not matches(gateway.configure, broker.LIVE_QUEUES + "anything")
 
 
 @pytest.mark.parametrize("principal", PRINCIPALS)
@@ -156,7 +177,7 @@ def test_each_principal_owns_its_queues_only():
             mine = queue in queues
             assert matches(g.configure, queue) == matches(g.read, queue) == mine, (principal, queue)
     # a subscriber's queue names only the events it follows
-    assert not matches(TABLE["communication"].configure, "evt-identity-user_updated--communication.x")
+    assert not matches(TABLE["communication"].configure, "evt-identity-session_started--communication.x")
 
 
 def test_definitions_carry_hashes_not_passwords():
