@@ -1,11 +1,13 @@
 """The gateway's Flask app: ``/graphql`` (POST and GET, GraphiQL in a
-browser), ``/invoices/<id>.pdf`` and ``/healthz``."""
+browser), ``/stream`` (live updates, api_gateway/live.py),
+``/invoices/<id>.pdf`` and ``/healthz``."""
 import base64
 import json
 import logging
 import re
 import uuid
 
+import jwt
 from flask import Flask, Response, render_template, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from graphql import (GraphQLError, NoSchemaIntrospectionCustomRule, OperationType, execute, get_operation_ast,
@@ -14,6 +16,7 @@ from graphql.execution.values import get_variable_values
 
 from api_gateway.errors import format_error, request_error
 from api_gateway.health import HealthReport
+from api_gateway.live import Closing, Hub, StreamsFull, events as stream_events, parse_position
 from api_gateway.limits import alias_limit_rule, document_limits_rule, paged_fields
 from api_gateway.loaders import Loaders
 from api_gateway.operations import no_operation_message, nulls_where_required
@@ -23,7 +26,7 @@ from api_gateway.schema.context import RequestContext
 from api_gateway.settings import load_settings
 from api_gateway.throttle import Throttle
 from services.common.auth import public_keys, verify_token
-from services.common.config import SERVICES
+from services.common.config import SERVICES, amqp_ssl
 from services.common.errors import BadInput, Forbidden, NotFound, Unauthenticated
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,8 @@ def create_app(settings=None):
     throttle = Throttle(settings.redis_url, settings.throttle_prefix, account_free=settings.login_free_per_account,
                         client_free=settings.login_free_per_client, max_lock_seconds=settings.login_max_lock,
                         per_minute=settings.credential_calls_per_minute)
+    live = Hub(settings.amqp_uri, settings.max_streams, tls=amqp_ssl(settings.amqp_uri))
+    app.extensions["live"] = live
     health = HealthReport(pool, SERVICES, settings.time_budget + settings.rpc_timeout * len(SERVICES),
                           ttl=settings.health_ttl, extra_checks={"throttle": throttle.health})
     if settings.proxy_hops:
@@ -105,9 +110,11 @@ def create_app(settings=None):
             verify_token(token)
         except Unauthenticated as exc:
             return errors(401, exc.message, "UNAUTHENTICATED")
-        rpc = RequestRpc(pool, settings.time_budget, settings.max_rpcs)
+        # An invoice not drawn yet in the background is drawn now, which
+        # takes longer than a query: its own timeout (GATEWAY_DOWNLOAD_TIMEOUT).
+        rpc = RequestRpc(pool, settings.download_timeout, settings.max_rpcs)
         try:
-            answer = rpc.call("payment", "invoice_pdf", token, invoice_id)
+            answer = rpc.call_within(settings.download_timeout, "payment", "invoice_pdf", token, invoice_id)
         except Unauthenticated as exc:  # a session ended since the token was issued
             return errors(401, exc.message, "UNAUTHENTICATED")
         except (NotFound, BadInput, Forbidden):
@@ -119,6 +126,46 @@ def create_app(settings=None):
         resp.headers["Cache-Control"] = "private, no-store"
         if settings.expose_rpc_stats:
             resp.headers["X-RPC-Calls"] = json.dumps(dict(rpc.calls), sort_keys=True)
+        return resp
+
+    @app.get("/stream")
+    def stream():
+        """The caller's new messages and notifications as server-sent events
+        (docs/graphql.md, "Live updates"), with the same bearer token as
+        /graphql. Every refusal is JSON, in /graphql's shape."""
+        token = _bearer(request.headers.get("Authorization"))
+        if not token:
+            return errors(401, "sign in first: send Authorization: Bearer <access token>", "UNAUTHENTICATED")
+        try:
+            who = verify_token(token)
+        except Unauthenticated as exc:
+            return errors(401, exc.message, "UNAUTHENTICATED")
+        if who.user_id is None:
+            return errors(401, "a user's access token is required", "UNAUTHENTICATED")
+        try:
+            after = parse_position(request.headers.get("Last-Event-ID"))
+            if after is None:
+                after = parse_position(request.args.get("after"))
+        except ValueError as exc:
+            return errors(400, "Last-Event-ID or after {}".format(exc), "BAD_REQUEST")
+        expires_at = _expires_at(token)
+        try:
+            waiter = live.open(who.user_id)  # given back by body.close, whatever ends the response
+        except StreamsFull as exc:
+            resp = errors(503, "{}; try again shortly".format(exc), "SERVICE_UNAVAILABLE")
+            resp.headers["Retry-After"] = "5"
+            return resp
+
+        def fetch(position, limit):
+            # a fresh budget for each read: a stream lives far longer than one request
+            return RequestRpc(pool, settings.time_budget).call("communication", "activity_since", token,
+                                                               position, limit)
+
+        body = Closing(stream_events(fetch, waiter, after, expires_at, heartbeat=settings.stream_heartbeat,
+                                     ready=live.wait_ready), lambda: live.close(waiter))
+        resp = Response(body, status=200, mimetype="text/event-stream")
+        resp.headers["Cache-Control"] = "no-store"
+        resp.headers["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the events back
         return resp
 
     @app.route("/graphql", methods=["GET", "POST"])
@@ -245,6 +292,11 @@ def _bad_variable(error):
 def _safe_filename(name):
     """A file name for a quoted Content-Disposition: letters, digits, ``.``, ``-`` and ``_`` only."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "invoice.pdf"
+
+
+def _expires_at(token):
+    """When a token verify_token accepted expires (its ``exp``, epoch seconds)."""
+    return float(jwt.decode(token, options={"verify_signature": False})["exp"])
 
 
 def _bearer(header):

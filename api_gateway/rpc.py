@@ -15,6 +15,7 @@ import time
 from collections import Counter
 
 import eventlet.queue
+from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.exceptions import RpcTimeout, UnknownService
 
 from services.common.broker import adapt_nameko
@@ -129,6 +130,12 @@ class RequestRpc:
         return left
 
     def call(self, service, method, *args, **kwargs):
+        return self.call_within(self.pool.timeout, service, method, *args, **kwargs)
+
+    def call_within(self, limit, service, method, *args, **kwargs):
+        """``call`` with its own per-call timeout ``limit``, for the few calls
+        that do slow work on purpose (drawing a document), still bounded by
+        the request's budget."""
         if service in self.down:
             raise ServiceUnavailable(service, self.down[service])
         self.remaining()
@@ -139,16 +146,16 @@ class RequestRpc:
         client = self._borrow()
         broken = False
         try:
-            timeout = min(self.pool.timeout, self.remaining())
+            timeout = min(limit, self.remaining())
             _set_reply_timeout(client[0], timeout)
             return getattr(getattr(client[1], service), method)(*args, **kwargs)
         except RpcTimeout:
-            if timeout < self.pool.timeout:  # cut short by the budget, not a silent service
+            if timeout < limit:  # cut short by the budget, not a silent service
                 raise BudgetExceeded("the request's time budget ran out while it waited for {}".format(service))
-            self.down[service] = "no answer within {:g}s".format(self.pool.timeout)
+            self.down[service] = "no answer within {:g}s".format(limit)
         except UnknownService:
             self.down[service] = "not running"
-        except (OSError, IOError) as exc:  # broker connection lost
+        except (OSError, IOError, KombuOperationalError) as exc:  # broker connection lost (kombu wraps it)
             broken = True
             self.down[service] = "broker unreachable"
             log.warning("RPC to %s failed: %s", service, exc)

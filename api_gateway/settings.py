@@ -25,6 +25,7 @@ class Settings:
     rpc_timeout: float        # seconds for one RPC [2]
     rpc_pool_size: int        # pooled RPC clients [16]
     time_budget: float        # seconds for one request [5]
+    download_timeout: float   # seconds for a document download, drawn if need be [15]
     max_depth: int            # query depth [10]
     max_aliases: int          # aliases in one document [15]
     max_fields: int           # field selections in one operation, fragments expanded [2000]
@@ -42,6 +43,8 @@ class Settings:
     credential_calls_per_minute: int  # credential mutations per client address per minute [60]
     proxy_hops: int           # trusted proxies in front, whose X-Forwarded-For names the client [0]
     expose_rpc_stats: bool    # X-RPC-Calls header, for tests and benchmarks [false]
+    max_streams: int          # open GET /stream connections per worker process [1000]
+    stream_heartbeat: float   # seconds between a stream's heartbeat comments [15]
 
 
 def load_settings():
@@ -52,6 +55,7 @@ def load_settings():
         rpc_timeout=_float("GATEWAY_RPC_TIMEOUT", 2.0),
         rpc_pool_size=_int("GATEWAY_RPC_POOL_SIZE", 16),
         time_budget=_float("GATEWAY_TIME_BUDGET", 5.0),
+        download_timeout=_float("GATEWAY_DOWNLOAD_TIMEOUT", 15.0),
         max_depth=_int("GATEWAY_MAX_DEPTH", 10),
         max_aliases=_int("GATEWAY_MAX_ALIASES", 15),
         max_fields=_int("GATEWAY_MAX_FIELDS", 2000),
@@ -69,4 +73,6 @@ def load_settings():
         credential_calls_per_minute=_int("GATEWAY_CREDENTIAL_CALLS_PER_MINUTE", 60),
         proxy_hops=_int("GATEWAY_PROXY_HOPS", 0),
         expose_rpc_stats=_bool("GATEWAY_EXPOSE_RPC_STATS", "false"),
+        max_streams=_int("GATEWAY_MAX_STREAMS", 1000),
+        stream_heartbeat=_float("GATEWAY_STREAM_HEARTBEAT", 15.0),
     )

@@ -135,3 +135,24 @@ def test_kombu_sends_the_ttl_in_milliseconds():
                          expiration=request_ttl(0.25))
         received = queue(conn.default_channel).get(no_ack=True)
     assert received.properties["expiration"] == "250"
+
+
+def test_a_broker_lost_during_a_gateway_call_is_service_unavailable():
+    """kombu reports a lost broker as its own OperationalError, not an
+    OSError: the field is SERVICE_UNAVAILABLE, and the client is dropped."""
+    import types
+    from kombu.exceptions import OperationalError
+
+    from api_gateway.rpc import RequestRpc, ServiceUnavailable
+
+    def refused(*args, **kwargs):
+        raise OperationalError("[Errno 111] ECONNREFUSED")
+    proxy = types.SimpleNamespace(_reply_listener=types.SimpleNamespace(
+        queue_consumer=types.SimpleNamespace(timeout=None)))
+    services = types.SimpleNamespace(communication=types.SimpleNamespace(start_conversation=refused))
+    released = []
+    pool = types.SimpleNamespace(timeout=2, acquire=lambda timeout: (proxy, services),
+                                 release=lambda client, broken=False: released.append(broken))
+    with pytest.raises(ServiceUnavailable, match="broker unreachable"):
+        RequestRpc(pool, 5).call("communication", "start_conversation", "token", {})
+    assert released == [True]
