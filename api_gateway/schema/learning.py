@@ -238,8 +238,9 @@ class Lesson(graphene.ObjectType):
                                                                       "completed, cancelled or expired")
     payment_due_at = graphene.String(description="ISO-8601, UTC: when the lesson expires if it is not paid by then; "
                                                  "null for a free course's lesson, which needs no payment")
-    meeting_url = graphene.String(description="always null for now: the video-session link will come with video "
-                                              "sessions and messaging, which are not built yet; kept so clients need not change")
+    meeting_url = graphene.String(description="the lesson's video room, once the tutor has confirmed it; null "
+                                              "before (the same as videoSession.meetingUrl, which also says when "
+                                              "the call started and ended)")
     cancel_reason = graphene.String(description="why it was cancelled, as given by who cancelled it; "
                                                 "null or empty when not cancelled or no reason was given")
     cancelled_by_user_id = graphene.ID(description="the user id of who cancelled it; null unless cancelled")
