@@ -28,6 +28,7 @@ own), and each process is given only what it holds (``Platform.key_env``).
 """
 import glob
 import json
+import logging
 import os
 import shlex
 import signal
@@ -450,6 +451,9 @@ def wait_healthy(services, uri=None, timeout=60):
     from services.common.config import rpc_config
     from services.common.rpc import ClusterRpcProxy  # a request it gave up on expires
     adapt_nameko()  # reply queues and keys the operator's broker user may use
+    # py-amqp warns of every confirm that reaches a channel nameko closed after
+    # calling a service that is not up yet: expected while they start, and noise.
+    logging.getLogger("amqp").setLevel(logging.ERROR)
     reports, deadline = {}, time.time() + timeout
     with ClusterRpcProxy(rpc_config(uri or amqp_uri()), timeout=3) as rpc:
         for service in services:
