@@ -13,6 +13,7 @@ from nameko.web.handlers import http
 
 from services.common import revocations
 from services.common.auth import Auth
+from services.common.callbacks import Refused, json_response
 from services.common.errors import ServiceError
 from services.common.health import HealthRpc
 from services.common.inbox import DeadLetterRpc, Inbox, subscribe
@@ -300,9 +301,9 @@ class CommunicationService(HealthRpc, DeadLetterRpc, DeadMailRpc):
             with self.uow() as uow:
                 view = video.save_recording(uow, data)
                 uow.commit()
-        except video.Refused as refused:
-            return video.answer(refused.status, {"error": str(refused)})
+        except Refused as refused:
+            return json_response(refused.status, {"error": str(refused)})
         except ServiceError as error:
-            return video.answer(400 if error.code == "BAD_USER_INPUT" else 404,
+            return json_response(400 if error.code == "BAD_USER_INPUT" else 404,
                                 {"error": error.message, "fields": error.details})
-        return video.answer(200, {"lesson_id": view["lesson_id"], "recording_url": view["recording_url"]})
+        return json_response(200, {"lesson_id": view["lesson_id"], "recording_url": view["recording_url"]})

@@ -14,8 +14,8 @@ import uuid
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from werkzeug.wrappers import Response
 
+from services.common.callbacks import Refused
 from services.common.errors import Conflict, NotFound
 from services.common.validation import load
 from services.communication import schedule
@@ -116,12 +116,6 @@ def view(session):
 # The provider's recording callback, signed as Stripe signs its webhooks:
 # ``X-Video-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``.
 
-class Refused(Exception):
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
-
-
 def signature(secret, timestamp, body):
     return hmac.new(secret.encode(), "{}.".format(timestamp).encode() + body, hashlib.sha256).hexdigest()
 
@@ -162,7 +156,3 @@ def save_recording(uow, data):
     session.recording_url = data["recording_url"]
     uow.session.flush()
     return view(session)
-
-
-def answer(status, body):
-    return Response(json.dumps(body), status=status, mimetype="application/json")

@@ -2,14 +2,13 @@
 body with Stripe's signature, applied once per Stripe event id through the
 inbox, in any order. A request that fails to apply answers 500, and Stripe
 sends it again later; a bad signature answers 400 and writes nothing."""
-import json
 import logging
 import uuid
 
 import stripe
 from sqlalchemy.dialects.postgresql import insert
-from werkzeug.wrappers import Response
 
+from services.common.callbacks import Refused, json_response
 from services.common.eventstore import event_store_model
 from services.payment import accounts, charges, payouts
 from services.payment.models import Base
@@ -21,18 +20,6 @@ MAX_BYTES = 256 * 1024
 # Inbox rows are keyed by UUID: a Stripe event id maps to one, always the same.
 STRIPE_EVENTS = uuid.UUID("1f0c3a52-8f5e-4a51-9d4e-7b2f0c9e6a11")
 PAYOUT_EVENTS = ("payout.paid", "payout.failed", "payout.canceled")
-
-
-def _json(status, body):
-    return Response(json.dumps(body), status=status, mimetype="application/json")
-
-
-class Refused(Exception):
-    """Not a Stripe event we can trust: nothing is written."""
-
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
 
 
 def verify(request, stripe_gateway):
@@ -47,7 +34,7 @@ def verify(request, stripe_gateway):
 
 
 def applied(event, outcome):
-    return _json(200, {"received": event["id"], "outcome": outcome})
+    return json_response(200, {"received": event["id"], "outcome": outcome})
 
 
 def not_applied(error, event):
@@ -55,13 +42,13 @@ def not_applied(error, event):
     again after a 5xx, and gives up on a 4xx."""
     if isinstance(error, Refused):
         log.warning("Stripe webhook refused: %s", error)
-        return _json(error.status, {"error": str(error)})
+        return json_response(error.status, {"error": str(error)})
     if isinstance(error, Retry):
         log.info("Stripe event %s (%s) not applied yet: %s", event["id"], event["type"], error)
-        return _json(503, {"error": str(error)})
+        return json_response(503, {"error": str(error)})
     log.error("Stripe event %s (%s) failed; Stripe sends it again", event["id"], event["type"],
               exc_info=(type(error), error, error.__traceback__))
-    return _json(500, {"error": "not applied; send it again"})
+    return json_response(500, {"error": "not applied; send it again"})
 
 
 class Retry(Exception):
